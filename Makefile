@@ -1,0 +1,42 @@
+# The two set-up commands: `make demo` and `make test`. Everything else is optional.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint typecheck unit features bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the package with its dev tools
+
+demo: $(STAMP) ## Generate a realistic event stream and run it (no Kafka): summary + out/demo/
+	$(BIN)/proactive demo --customers 500 --events 20000 --seed 7 --out out/demo
+
+test: $(STAMP) lint typecheck ## Lint, type-check and run every test (unit, Gherkin scenarios)
+	$(BIN)/pytest -q
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check proactive tests benchmarks
+	$(BIN)/ruff format --check proactive tests benchmarks
+
+typecheck: $(STAMP) ## mypy --strict on the package
+	$(BIN)/mypy
+
+features: $(STAMP) ## Only the Gherkin scenarios of rules/ and ethics/
+	$(BIN)/pytest -q tests/features
+
+bench: $(STAMP) ## Throughput, latency and memory of the embedded pipeline (200k events)
+	$(BIN)/python benchmarks/pipeline.py --events 200000 --customers 10000
+
+clean: ## Remove the virtual environment and outputs
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

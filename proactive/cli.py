@@ -1,0 +1,213 @@
+"""The ``proactive`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from proactive import __version__
+from proactive.app import clear_outputs, open_engine, read_lines
+from proactive.config import load_settings
+from proactive.errors import ConfigError, DataFileError
+from proactive.ethics.policy import DIMENSIONS
+from proactive.explain import explain, find_decision
+from proactive.generate import generate_lines
+from proactive.logs import configure
+from proactive.pipeline import Summary
+
+SHORT = {
+    "language": "lang",
+    "place": "place",
+    "time": "time",
+    "complexity": "cmplx",
+    "relevance": "relev",
+    "trust": "trust",
+    "empathy": "empat",
+    "autonomy": "auton",
+}
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    click.echo(msg, err=True)
+    sys.exit(code)
+
+
+def _summary_table(summary: Summary, console: Console) -> None:
+    d = summary.as_dict()
+    table = Table(title="Decisions per rule", title_justify="left")
+    table.add_column("rule")
+    for col in ("fired", "send", "defer", "review", "block"):
+        table.add_column(col, justify="right")
+    for dim in DIMENSIONS:
+        table.add_column(SHORT[dim], justify="right")
+    for rid, st in d["rules"].items():
+        means = st["mean_scores"]
+        table.add_row(
+            rid,
+            str(st["fired"]),
+            *(str(st["verdicts"][v]) for v in ("send", "defer", "review", "block")),
+            *("-" if means[x] is None else f"{means[x]:.2f}" for x in DIMENSIONS),
+        )
+    v = d["verdicts"]
+    table.add_row(
+        "[b]total[/b]",
+        "",
+        *(f"[b]{v[k]}[/b]" for k in ("send", "defer", "review", "block")),
+        *([""] * len(DIMENSIONS)),
+    )
+    console.print(table)
+    e = d["events"]
+    console.print(
+        f"events read {e['read']}, accepted {e['accepted']}, dead-lettered {e['dead_lettered']}"
+        + (
+            f" ({', '.join(f'{k} {n}' for k, n in e['dead_letter_reasons'].items())})"
+            if e["dead_letter_reasons"]
+            else ""
+        )
+        + f", duplicates skipped {e['duplicates_skipped']}"
+    )
+    console.print(
+        f"decisions {d['decisions']}, notifications {d['notifications']}, deferred {d['deferred']} "
+        f"(released {d['released']}), for review {d['reviews']}"
+    )
+
+
+def _process(settings: Any, out: Path, lines: Any, total: int | None, as_json: bool) -> Summary:
+    console = Console(stderr=True)
+    try:
+        engine = open_engine(settings, out)
+    except DataFileError as exc:
+        _fail(f"refused: the rule set or policy has {len(exc.problems)} problem(s):\n{exc}")
+        raise
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=as_json and not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("events", total=total)
+        engine.run(lines, progress=lambda n: progress.advance(task, n))
+    summary = engine.finish()
+    engine.outputs.close()
+    engine.store.close()
+    return summary
+
+
+def _report(summary: Summary, out: Path, as_json: bool) -> None:
+    if as_json:
+        d = summary.as_dict()
+        d["out"] = str(out)
+        click.echo(json.dumps(d, indent=2))
+    else:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=160)  # pipes and CI logs: do not squeeze the table
+        _summary_table(summary, console)
+        console.print(
+            f"outputs in {out}/: notifications.jsonl, decisions.jsonl, dead-letter.jsonl, state.sqlite"
+        )
+
+
+@click.group()
+@click.version_option(__version__, prog_name="proactive")
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Rule directory [env PROACTIVE_RULES_DIR; default rules/]",
+)
+@click.option(
+    "--policy",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Ethics policy [env PROACTIVE_POLICY; default ethics/policy.yaml]",
+)
+@click.option(
+    "--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR [env PROACTIVE_LOG_LEVEL]"
+)
+@click.pass_context
+def main(
+    ctx: click.Context, rules_dir: Path | None, policy: Path | None, log_level: str | None
+) -> None:
+    """Proactive-service rules engine with an ethics check."""
+    try:
+        settings = load_settings(rules_dir=rules_dir, policy=policy, log_level=log_level)
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}")
+        return
+    configure(settings.log_level)
+    ctx.obj = settings
+
+
+@main.command()
+@click.option(
+    "--source", default="-", show_default=True, help="JSONL file of CloudEvents, or - for stdin"
+)
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), required=True, help="Output directory"
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON")
+@click.pass_obj
+def run(settings: Any, source: str, out: Path, as_json: bool) -> None:
+    """Process events from a file or stdin (the embedded default: no Kafka)."""
+    if source != "-" and not Path(source).exists():
+        _fail(f"no such event file: {source}")
+    summary = _process(settings, out, read_lines(source), None, as_json)
+    _report(summary, out, as_json)
+
+
+@main.command()
+@click.option("--customers", default=500, show_default=True, type=click.IntRange(1))
+@click.option("--events", default=20_000, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), default=Path("out/demo"), show_default=True
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON")
+@click.pass_obj
+def demo(settings: Any, customers: int, events: int, seed: int, out: Path, as_json: bool) -> None:
+    """Generate a realistic event stream and run it through the engine."""
+    out.mkdir(parents=True, exist_ok=True)
+    clear_outputs(out)
+    events_file = out / "events.jsonl"
+    with events_file.open("w", encoding="utf-8") as fh:
+        for line in generate_lines(customers=customers, events=events, seed=seed):
+            fh.write(line + "\n")
+    summary = _process(settings, out, read_lines(str(events_file)), events, as_json)
+    _report(summary, out, as_json)
+
+
+@main.command()
+@click.option("--customers", default=500, show_default=True, type=click.IntRange(1))
+@click.option("--events", default=20_000, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=7, show_default=True, type=int)
+def generate(customers: int, events: int, seed: int) -> None:
+    """Write the generated event stream (CloudEvents JSONL) to stdout."""
+    out = sys.stdout
+    for line in generate_lines(customers=customers, events=events, seed=seed):
+        out.write(line + "\n")
+
+
+@main.command(name="explain")
+@click.argument("decision_id")
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), required=True, help="Output directory of a run"
+)
+def explain_cmd(decision_id: str, out: Path) -> None:
+    """Explain one decision in plain language."""
+    rec = find_decision(out, decision_id)
+    if rec is None:
+        _fail(f"no decision {decision_id!r} in {out}/decisions.jsonl")
+        return
+    click.echo(explain(rec))

@@ -1,0 +1,168 @@
+"""The ethics check: hard limits, eight dimensions and value alignment → a verdict.
+
+Verdicts, in order of precedence:
+
+* **block** — a hard limit with effect *block*; any error inside the check (fail
+  closed); a render failure; a dimension below ``block_dimension``; a weighted score
+  below ``review``.
+* **review** — a value flag (organisation only, big brother, betutteling); a
+  dimension below ``min_dimension``; a weighted score below ``send``.
+* **defer** — would be sent, but quiet hours (or a closed line for a message that
+  invites a call) hold it until the next allowed moment.
+* **send** — everything else.
+
+Every reason is a sentence a compliance officer can read; scores near a threshold
+add a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from proactive.candidates import Candidate
+from proactive.ethics import dimensions as dim
+from proactive.ethics.limits import LimitHit, evaluate_limits, next_allowed
+from proactive.ethics.policy import DIMENSIONS, LoadedPolicy
+from proactive.ethics.value import ValueCheck, assess_value
+from proactive.rules import RuleSet
+
+log = logging.getLogger(__name__)
+
+Verdict = Literal["send", "defer", "review", "block"]
+
+
+@dataclass
+class Assessment:
+    """The check's full answer for one candidate."""
+
+    verdict: Verdict
+    reasons: list[str]
+    scores: dict[str, dim.DimensionScore] = field(default_factory=dict)
+    overall: float | None = None
+    value: ValueCheck | None = None
+    limits: list[LimitHit] = field(default_factory=list)
+    deliver_at: datetime | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def scores_dict(self) -> dict[str, Any]:
+        return {k: v.as_dict() for k, v in self.scores.items()}
+
+
+class EthicsCheck:
+    """Judges candidates against one policy revision."""
+
+    def __init__(self, policy: LoadedPolicy) -> None:
+        self.lp = policy
+        self.policy = policy.policy
+        self.revision = policy.revision
+
+    def assess(self, c: Candidate, ruleset: RuleSet) -> Assessment:
+        """Judge one candidate. Never raises: an internal error blocks (fail closed)."""
+        try:
+            return self._assess(c, ruleset)
+        except Exception as exc:
+            log.exception("ethics check failed for rule %s", c.rule_id)
+            return Assessment(
+                "block",
+                [f"the ethics check failed ({type(exc).__name__}: {exc}); blocked to be safe"],
+                error=f"{type(exc).__name__}: {exc}",
+            )
+
+    def _assess(self, c: Candidate, ruleset: RuleSet) -> Assessment:
+        if c.message is None:
+            return Assessment(
+                "block",
+                [f"the message could not be rendered: {c.render_error}"],
+                error=c.render_error,
+            )
+        limits = evaluate_limits(c, self.policy, ruleset)
+        deliver_at, _ = next_allowed(c, self.policy)
+        t = dim.analyse(c, self.lp)
+        scores = {
+            "language": dim.language(c, t, self.lp),
+            "place": dim.place(c, t, self.lp),
+            "time": dim.time_(c, t, self.lp, deliver_at),
+            "complexity": dim.complexity(c, t, self.lp),
+            "relevance": dim.relevance(c, t, self.lp),
+            "trust": dim.trust(c, t, self.lp, ruleset),
+            "empathy": dim.empathy(c, t, self.lp),
+            "autonomy": dim.autonomy(c, t, self.lp),
+        }
+        value = assess_value(c, t, self.lp, ruleset)
+        w = self.policy.weights
+        overall = sum(scores[d].score * w[d] for d in DIMENSIONS) / sum(w[d] for d in DIMENSIONS)
+        a = Assessment("send", [], scores, round(overall, 4), value, limits, deliver_at)
+        self._verdict(a)
+        return a
+
+    def _verdict(self, a: Assessment) -> None:
+        th = self.policy.thresholds
+        reasons: list[str] = []
+        blocks = [h for h in a.limits if h.effect == "block"]
+        reviews_l = [h for h in a.limits if h.effect == "review"]
+        defers = [h for h in a.limits if h.effect == "defer"]
+        for h in blocks:
+            reasons.append(f"{h.frame} limit '{h.id}': {h.reason} ({h.detail}; source: {h.source})")
+        low_block = [d for d, s in a.scores.items() if s.score < th.block_dimension]
+        low_review = [
+            d for d, s in a.scores.items() if th.block_dimension <= s.score < th.min_dimension
+        ]
+        overall = a.overall or 0.0
+        flags = list(a.value.flags) if a.value else []
+        misfit = a.value is not None and a.value.alignment < self.policy.value.min_alignment
+        if blocks:
+            a.verdict = "block"
+        elif low_block:
+            a.verdict = "block"
+            reasons += [
+                f"{d} score {a.scores[d].score:.2f} is below the block level {th.block_dimension}: {_worst(a.scores[d])}"
+                for d in low_block
+            ]
+        elif overall < th.review:
+            a.verdict = "block"
+            reasons.append(f"service score {overall:.2f} is below the review level {th.review}")
+        elif flags or misfit or low_review or overall < th.send or reviews_l:
+            a.verdict = "review"
+            for f in flags:
+                reasons.append(f"value check flag '{f}'")
+            if misfit and a.value is not None:
+                reasons.append(
+                    f"value alignment {a.value.alignment:.2f} is below {self.policy.value.min_alignment}: "
+                    + "; ".join(r for r in a.value.reasons if "clashes" in r or "at odds" in r)
+                )
+            reasons += [
+                f"{d} score {a.scores[d].score:.2f} is below {th.min_dimension}: {_worst(a.scores[d])}"
+                for d in low_review
+            ]
+            if overall < th.send:
+                reasons.append(f"service score {overall:.2f} is below the send level {th.send}")
+            for h in reviews_l:
+                reasons.append(f"{h.frame} limit '{h.id}': {h.reason} ({h.detail})")
+        elif defers:
+            a.verdict = "defer"
+            for h in defers:
+                reasons.append(f"{h.frame} limit '{h.id}': {h.detail}")
+        else:
+            a.verdict = "send"
+            reasons.append(
+                f"service score {overall:.2f} meets the send level {th.send}; no limit applies"
+            )
+        for level, name in ((th.send, "send"), (th.review, "review")):
+            if abs(overall - level) < th.near_margin:
+                a.warnings.append(
+                    f"service score {overall:.2f} is within {th.near_margin} of the {name} level {level}"
+                )
+        for d, s in a.scores.items():
+            if 0 <= s.score - th.min_dimension < th.near_margin:
+                a.warnings.append(
+                    f"{d} score {s.score:.2f} is close to the minimum {th.min_dimension}"
+                )
+        a.reasons = reasons
+
+
+def _worst(s: dim.DimensionScore) -> str:
+    return "; ".join(s.shortfalls) if s.shortfalls else "no reason recorded"

@@ -1,0 +1,241 @@
+"""The ethics policy (``ethics/policy.yaml``): weights, thresholds, limits, lexicons, values.
+
+Owned by compliance and versioned: every decision records :attr:`Policy.revision`.
+Each hard limit records its *frame* (law, organisation, systems, society), its
+source and its reason, so a reader of a decision sees where a block comes from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from proactive.datafile import validate_file
+from proactive.errors import PolicyError
+from proactive.ethics.text import Lexicon
+
+DIMENSIONS = (
+    "language",
+    "place",
+    "time",
+    "complexity",
+    "relevance",
+    "trust",
+    "empathy",
+    "autonomy",
+)
+"""The eight service dimensions, in the order they are reported."""
+
+LIMIT_IDS = (
+    "consent_for_purpose_and_channel",
+    "objection_direct_marketing",
+    "special_category_in_commercial",
+    "offer_in_catalogue",
+    "no_selling_when_vulnerable",
+    "no_upsell_with_open_complaint",
+    "quiet_hours",
+    "cooldown",
+    "frequency_cap",
+    "declined_offer_respected",
+    "sms_segments",
+)
+"""The hard limits the engine knows how to enforce (the policy must configure each)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Thresholds(_Strict):
+    send: float = Field(ge=0, le=1)
+    review: float = Field(ge=0, le=1)
+    min_dimension: float = Field(ge=0, le=1)
+    block_dimension: float = Field(ge=0, le=1)
+    near_margin: float = Field(ge=0, le=0.5)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if not self.review <= self.send:
+            raise ValueError("thresholds: review must not be above send")
+        if not self.block_dimension <= self.min_dimension:
+            raise ValueError("thresholds: block_dimension must not be above min_dimension")
+        return self
+
+
+class Limit(_Strict):
+    """A hard limit and where it comes from."""
+
+    id: Literal[LIMIT_IDS]  # type: ignore[valid-type]
+    frame: Literal["law", "organisation", "systems", "society"]
+    effect: Literal["block", "defer", "review"]
+    source: str = Field(min_length=3)
+    reason: str = Field(min_length=3)
+    review_by: date | None = None
+
+
+class Window(_Strict):
+    start: time
+    end: time
+
+
+class OpeningHours(_Strict):
+    days: list[int] = Field(min_length=1)
+    start: time
+    end: time
+
+
+class Contact(_Strict):
+    default_quiet_hours: Window
+    default_time_zone: str
+    max_per_week: int = Field(ge=0)
+    max_commercial_per_week: int = Field(ge=0)
+    service_exempt_from_cap: bool = True
+    min_gap_hours: float = Field(ge=0)
+    declined_respect_days: int = Field(ge=0)
+    vulnerability_days: dict[str, int]
+
+
+class HumanRoute(_Strict):
+    phone: str
+    time_zone: str
+    opening_hours: list[OpeningHours]
+
+    def is_open(self, at: datetime) -> bool:
+        """Whether the human line is open at this moment."""
+        local = at.astimezone(ZoneInfo(self.time_zone))
+        return any(
+            local.weekday() in oh.days and oh.start <= local.time() < oh.end
+            for oh in self.opening_hours
+        )
+
+    def next_open(self, at: datetime) -> datetime:
+        """The first moment at or after ``at`` when the line is open (searches 8 days)."""
+        tz = ZoneInfo(self.time_zone)
+        local = at.astimezone(tz)
+        for day in range(8):
+            d = (local + timedelta(days=day)).date()
+            for oh in sorted(self.opening_hours, key=lambda o: o.start):
+                if d.weekday() not in oh.days:
+                    continue
+                start = datetime.combine(d, oh.start, tz)
+                end = datetime.combine(d, oh.end, tz)
+                if local < end:
+                    return max(start, local).astimezone(at.tzinfo)
+        return at
+
+
+class Channels(_Strict):
+    sms_max_segments: int = Field(ge=1)
+    push_max_chars: int = Field(ge=1)
+    urgent_channels: list[str]
+    secure_channels: list[str]
+    allowed_link_domains: list[str]
+
+
+class LanguagePolicy(_Strict):
+    readability_min: dict[Literal["nl", "en"], float]
+    max_sentence_words: int = Field(ge=5)
+    jargon: dict[Literal["nl", "en"], dict[str, str]]
+
+
+class OrgValue(_Strict):
+    id: str
+    description: str
+
+
+class CustomerValue(_Strict):
+    likes: list[str] = Field(default_factory=list)
+    dislikes: list[str] = Field(default_factory=list)
+
+
+class Values(_Strict):
+    organisation: list[OrgValue]
+    customer: dict[str, CustomerValue]
+
+
+class ValuePolicy(_Strict):
+    min_alignment: float = Field(default=0.75, ge=0, le=1)
+    min_customer_value_eur: float = 0.0
+    allow_cost_increase_if_avoids: float = 0.0
+    org_only_effect: Literal["review", "block"] = "review"
+
+
+class Masking(_Strict):
+    message: Literal["full", "hash"] = "full"
+    log_fields: list[str] = Field(default_factory=list)
+
+
+class ConsentPolicy(_Strict):
+    required_for: list[Literal["service", "commercial", "advice"]]
+
+
+class Policy(_Strict):
+    """``ethics/policy.yaml``, validated."""
+
+    revision: str = Field(min_length=1)
+    effective_from: date
+    owner: str
+    weights: dict[Literal[DIMENSIONS], float]  # type: ignore[valid-type]
+    thresholds: Thresholds
+    limits: list[Limit]
+    special_categories: list[str]
+    consent: ConsentPolicy
+    contact: Contact
+    human_route: HumanRoute
+    channels: Channels
+    language: LanguagePolicy
+    lexicons: dict[str, dict[str, list[str]]]
+    values: Values
+    value: ValuePolicy
+    masking: Masking
+
+    @model_validator(mode="after")
+    def _complete(self) -> Policy:
+        missing = set(DIMENSIONS) - set(self.weights)
+        if missing:
+            raise ValueError(f"weights: missing dimension(s) {sorted(missing)}")
+        if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
+            raise ValueError("weights must be non-negative and not all zero")
+        ids = [lim.id for lim in self.limits]
+        absent = set(LIMIT_IDS) - set(ids)
+        if absent:
+            raise ValueError(
+                f"limits: every known limit must be configured; missing {sorted(absent)}"
+            )
+        if len(ids) != len(set(ids)):
+            raise ValueError("limits: an id appears twice")
+        return self
+
+    def limit(self, limit_id: str) -> Limit:
+        """The configured limit with this id."""
+        for lim in self.limits:
+            if lim.id == limit_id:
+                return lim
+        raise KeyError(limit_id)
+
+
+class LoadedPolicy:
+    """A validated policy plus what is compiled from it (lexicons) and its content revision."""
+
+    def __init__(self, policy: Policy, lexicon: Lexicon, digest: str, path: Path) -> None:
+        self.policy = policy
+        self.lexicon = lexicon
+        self.path = path
+        self.revision = f"{policy.revision}+{digest[:8]}"
+
+
+def load_policy(path: Path) -> LoadedPolicy:
+    """Load and validate ``ethics/policy.yaml``; raise :class:`PolicyError` with every problem."""
+    path = Path(path)
+    policy, doc = validate_file(path, Policy, PolicyError)
+    try:
+        lexicon = Lexicon.from_mapping(policy.lexicons)
+    except ValueError as exc:
+        raise PolicyError([doc.problem(("lexicons",), str(exc), "bad_pattern")]) from None
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return LoadedPolicy(policy, lexicon, digest, path)

@@ -1,0 +1,50 @@
+"""The notification contract: a CloudEvent ``proactive.notification``.
+
+Its ``id`` is the idempotency key (customer, rule, trigger window), so a replay or a
+second delivery attempt produces the same id and a downstream system can drop the
+duplicate. Only a decision whose verdict allowed it produces a notification.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from proactive.candidates import Candidate
+
+SOURCE = "/proactive/engine"
+
+
+def build_notification(
+    c: Candidate, record: dict[str, Any], deliver_at: datetime
+) -> dict[str, Any]:
+    """The notification for a candidate whose decision allows sending."""
+    m = c.message
+    assert m is not None, "a notification needs a rendered message"
+    assert record["verdict"] == "send", "only a send decision produces a notification"
+    return {
+        "specversion": "1.0",
+        "id": record["notification_id"],
+        "source": SOURCE,
+        "type": "proactive.notification",
+        "subject": c.ctx.customer_id,
+        "time": deliver_at.isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "data": {
+            "customer_id": c.ctx.customer_id,
+            "channel": c.channel,
+            "language": c.language,
+            "sender": m.sender,
+            "subject": m.subject,
+            "body": m.body,
+            "why": m.reason,
+            "decline": m.decline,
+            "human_route": m.human,
+            "offer": record["action"]["offer"],
+            "purpose": c.purpose,
+            "rule_id": c.rule_id,
+            "decision_id": record["decision_id"],
+            "event_id": c.event.id,
+            "deliver_at": deliver_at.isoformat(),
+        },
+    }

@@ -1,0 +1,549 @@
+"""The pipeline: events → context → rules → candidates → ethics check → decisions → notifications.
+
+:class:`Engine` processes events in batches. For each batch it validates the raw
+events (bad ones become dead-letter records with the reason), drops events it has
+processed before, folds each event into its customer's context, runs the rules,
+builds and judges the candidates, arbitrates between candidates that compete for
+one customer, and writes everything in one store transaction before the sinks see
+it. Deferred messages whose time has come (stream time) are checked again and
+released. Nothing reaches the notification sink without a decision record whose
+verdict allowed it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+import orjson
+
+from proactive.candidates import Candidate, build_candidate, without_offer
+from proactive.context import Contact, CustomerContext, apply_event
+from proactive.decisions import build_record, seal, with_arbitration_loss
+from proactive.errors import EventError
+from proactive.ethics.check import Assessment, EthicsCheck
+from proactive.ethics.limits import COMMERCIAL_ONLY
+from proactive.ethics.policy import DIMENSIONS
+from proactive.events import Event, event_from_dict, parse_event
+from proactive.facts import build_facts
+from proactive.logs import mask
+from proactive.metrics import Metrics
+from proactive.notifications import build_notification
+from proactive.rules import CompiledRule, RuleSet
+from proactive.sinks import Sink
+from proactive.store import Batch, ContextStore
+
+log = logging.getLogger(__name__)
+
+RawEvent = tuple[bytes | str, str]
+"""An undecoded event and where it came from (``file:line``, ``topic/partition/offset``)."""
+
+
+@dataclass
+class RuleStats:
+    """What one rule did in a run."""
+
+    fired: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    score_sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DIMENSIONS, 0.0))
+    scored: int = 0
+
+    def means(self) -> dict[str, float | None]:
+        return {
+            d: (round(self.score_sums[d] / self.scored, 3) if self.scored else None)
+            for d in DIMENSIONS
+        }
+
+
+@dataclass
+class Summary:
+    """Counts of a run, per rule and overall (``--json`` prints :meth:`as_dict`)."""
+
+    events_read: int = 0
+    accepted: int = 0
+    dead_lettered: int = 0
+    duplicates: int = 0
+    decisions: int = 0
+    notifications: int = 0
+    deferred: int = 0
+    released: int = 0
+    reviews: int = 0
+    dead_letter_reasons: Counter[str] = field(default_factory=Counter)
+    rules: dict[str, RuleStats] = field(default_factory=dict)
+    verdicts: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "events": {
+                "read": self.events_read,
+                "accepted": self.accepted,
+                "dead_lettered": self.dead_lettered,
+                "duplicates_skipped": self.duplicates,
+                "dead_letter_reasons": dict(self.dead_letter_reasons),
+            },
+            "decisions": self.decisions,
+            "notifications": self.notifications,
+            "deferred": self.deferred,
+            "released": self.released,
+            "reviews": self.reviews,
+            "verdicts": {v: self.verdicts.get(v, 0) for v in ("send", "defer", "review", "block")},
+            "rules": {
+                rid: {
+                    "fired": st.fired,
+                    "verdicts": {
+                        v: st.verdicts.get(v, 0) for v in ("send", "defer", "review", "block")
+                    },
+                    "mean_scores": st.means(),
+                }
+                for rid, st in sorted(self.rules.items())
+            },
+        }
+
+
+@dataclass
+class Outputs:
+    """The three output streams of the engine."""
+
+    decisions: Sink
+    notifications: Sink
+    dead_letters: Sink
+
+    def close(self) -> None:
+        for s in (self.decisions, self.notifications, self.dead_letters):
+            s.close()
+
+
+@dataclass
+class _Judged:
+    cand: Candidate
+    assessment: Assessment
+    record: dict[str, Any]
+
+
+@dataclass
+class _BatchOut:
+    batch: Batch = field(default_factory=Batch)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Engine:
+    """Runs events through one rule revision and one policy revision.
+
+    Example::
+
+        engine = Engine(load_ruleset(Path("rules")), EthicsCheck(load_policy(...)), store, outputs)
+        summary = engine.run(lines_of("events.jsonl"))
+    """
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        check: EthicsCheck,
+        store: ContextStore,
+        outputs: Outputs,
+        *,
+        batch_size: int = 500,
+        cache_size: int = 20_000,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.ruleset = ruleset
+        self.check = check
+        self.store = store
+        self.outputs = outputs
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self.metrics = metrics or Metrics()
+        self.summary = Summary()
+        self.clock = clock
+        self.latencies: list[float] = []
+        self._cache: OrderedDict[str, CustomerContext] = OrderedDict()
+        self._rules = {cr.id: cr for cr in ruleset.rules}
+        self._seq, self._hash = store.chain_head()
+        self._stream_time: datetime | None = None
+
+    # -- driving -----------------------------------------------------------------------
+
+    def run(
+        self, raws: Iterable[RawEvent], progress: Callable[[int], None] | None = None
+    ) -> Summary:
+        """Process every event, in batches; release deferred messages that fall due."""
+        it: Iterator[RawEvent] = iter(raws)
+        while True:
+            chunk = list(islice(it, self.batch_size))
+            if not chunk:
+                break
+            self.process_batch(chunk)
+            if progress is not None:
+                progress(len(chunk))
+        return self.summary
+
+    def process_batch(self, raws: list[RawEvent]) -> None:
+        """Process one batch and commit it (store first, then the sinks)."""
+        out = _BatchOut()
+        events: list[tuple[Event, str]] = []
+        for raw, origin in raws:
+            self.summary.events_read += 1
+            try:
+                events.append((parse_event(raw), origin))
+            except EventError as exc:
+                self._dead_letter(out, raw, origin, exc.reason, exc.detail)
+        seen = self.store.seen([e.id for e, _ in events]) if events else set()
+        self._prefetch({e.customer_id for e, _ in events})
+        in_batch: set[str] = set()
+        for ev, _origin in events:
+            if ev.id in seen or ev.id in in_batch:
+                self.summary.duplicates += 1
+                self.metrics.duplicate.inc()
+                continue
+            in_batch.add(ev.id)
+            started = time.perf_counter()
+            self._handle(ev, out)
+            self.latencies.append(time.perf_counter() - started)
+        if self._stream_time is not None:
+            self.release_due(self._stream_time, out)
+        self._commit(out)
+
+    def finish(self) -> Summary:
+        """Release what is due at the end of the stream and return the summary."""
+        if self._stream_time is not None:
+            out = _BatchOut()
+            self.release_due(self._stream_time, out)
+            self._commit(out)
+        return self.summary
+
+    # -- one event -------------------------------------------------------------------
+
+    def _handle(self, ev: Event, out: _BatchOut) -> None:
+        self.summary.accepted += 1
+        self.metrics.accepted.inc()
+        ctx = self._context(ev.customer_id)
+        apply_event(ctx, ev)
+        out.batch.contexts[ctx.customer_id] = ctx
+        out.batch.processed.append(
+            {"event_id": ev.id, "customer_id": ev.customer_id, "event_time": ev.time}
+        )
+        if self._stream_time is None or ev.time > self._stream_time:
+            self._stream_time = ev.time
+        if self.ruleset.listens_to(ev.type):
+            self._decide(ev, ctx, out)
+
+    def _decide(self, ev: Event, ctx: CustomerContext, out: _BatchOut) -> None:
+        facts = build_facts(ev, ctx, self.ruleset.groups_by_type[ev.type])
+        fired = self.ruleset.engine.match(facts)
+        judged: list[_Judged] = []
+        for rule_id in fired:
+            cr = self._rules[rule_id]
+            self._stats(rule_id).fired += 1
+            cand = build_candidate(cr, ev, ctx, facts, self.ruleset, self.check.policy)
+            judged.append(self._judge(cand))
+            fallback = self._fallback(cr, judged[-1])
+            if fallback is not None:
+                judged.append(self._judge(fallback))
+        winners = self._arbitrate(judged, ctx)
+        for j in judged:
+            self._record(j, out)
+        for j in winners:
+            self._act(j, out)
+
+    def _judge(self, cand: Candidate, released_from: str | None = None) -> _Judged:
+        a = self.check.assess(cand, self.ruleset)
+        rec = build_record(
+            cand,
+            a,
+            rules_revision=self.ruleset.revision,
+            ethics_revision=self.check.revision,
+            mask_message=self.check.policy.masking.message == "hash",
+            released_from=released_from,
+        )
+        return _Judged(cand, a, rec)
+
+    def _fallback(self, cr: CompiledRule, j: _Judged) -> Candidate | None:
+        """The offer-less service notice, when only commercial limits stopped the offer."""
+        spec = cr.rule.offer
+        if spec is None or spec.fallback != "without_offer" or j.cand.offer is None:
+            return None
+        blocking = {h.id for h in j.assessment.limits if h.effect == "block"}
+        if j.assessment.verdict == "block" and blocking and blocking <= COMMERCIAL_ONLY:
+            j.record["reasons"].append("the rule's fallback sends the notice without the offer")
+            return without_offer(j.cand, self.ruleset, self.check.policy)
+        return None
+
+    def _arbitrate(self, judged: list[_Judged], ctx: CustomerContext) -> list[_Judged]:
+        """Declared arbitration: order by the ruleset's keys; caps per event and window."""
+        arb = self.ruleset.arbitration
+        rank = {p: i for i, p in enumerate(arb.purpose_rank)}
+
+        def key(j: _Judged) -> tuple[Any, ...]:
+            parts: list[Any] = []
+            for k in arb.order:
+                if k == "priority":
+                    parts.append(-j.cand.rule.rule.priority)
+                elif k == "purpose":
+                    parts.append(rank.get(j.cand.purpose, len(rank)))
+                else:
+                    parts.append(j.cand.rule_id)
+            return tuple(parts)
+
+        contenders = sorted((j for j in judged if j.assessment.verdict != "block"), key=key)
+        winners: list[_Judged] = []
+        now = contenders[0].cand.at if contenders else None
+        recent_commercial = (
+            len(ctx.contacts_since(now - arb.commercial_window, "commercial"))
+            if now is not None
+            else 0
+        )
+        for j in contenders:
+            if winners and len(winners) >= arb.max_per_event:
+                w = winners[0].cand.rule_id
+                with_arbitration_loss(
+                    j.record,
+                    w,
+                    f"at most {arb.max_per_event} message(s) per event, by {', '.join(arb.order)}",
+                )
+                continue
+            if j.cand.purpose == "commercial":
+                won = sum(1 for x in winners if x.cand.purpose == "commercial")
+                if won + recent_commercial >= arb.max_commercial:
+                    with_arbitration_loss(
+                        j.record,
+                        winners[0].cand.rule_id if winners else "an earlier message",
+                        f"at most {arb.max_commercial} commercial message(s) per customer per {arb.commercial_window}",
+                    )
+                    continue
+            winners.append(j)
+        return winners
+
+    def _record(self, j: _Judged, out: _BatchOut) -> None:
+        self._seq += 1
+        rec = seal(j.record, self._hash)
+        self._hash = rec["hash"]
+        out.decisions.append(rec)
+        out.batch.decisions.append(
+            {
+                "seq": self._seq,
+                "decision_id": rec["decision_id"],
+                "event_id": rec["event_id"],
+                "customer_id": rec["customer_id"],
+                "rule_id": rec["rule_id"],
+                "verdict": rec["verdict"],
+                "created_at": datetime.fromisoformat(rec["created_at"]),
+                "prev_hash": rec["prev_hash"],
+                "hash": rec["hash"],
+                "record": _dumps(rec),
+            }
+        )
+        out.batch.chain = (self._seq, self._hash)
+        verdict = rec["verdict"]
+        st = self._stats(rec["rule_id"])
+        st.verdicts[verdict] += 1
+        if rec["scores"]:
+            st.scored += 1
+            for d in DIMENSIONS:
+                st.score_sums[d] += rec["scores"][d]["score"]
+        self.summary.decisions += 1
+        self.summary.verdicts[verdict] += 1
+        self.metrics.decisions.labels(rec["rule_id"], verdict).inc()
+        log.debug(
+            "decision %s rule=%s customer=%s verdict=%s",
+            rec["decision_id"],
+            rec["rule_id"],
+            mask(rec["customer_id"]),
+            verdict,
+        )
+
+    def _act(self, j: _Judged, out: _BatchOut) -> None:
+        verdict, c, rec = j.record["verdict"], j.cand, j.record
+        if verdict == "send":
+            deliver_at = j.assessment.deliver_at or c.at
+            out.notifications.append(build_notification(c, rec, deliver_at))
+            c.ctx.record_contact(
+                Contact(
+                    deliver_at,
+                    c.rule_id,
+                    c.purpose,
+                    c.channel,
+                    c.offer.offer_id if c.offer else None,
+                )
+            )
+            out.batch.contacts.append(
+                {
+                    "customer_id": c.ctx.customer_id,
+                    "rule_id": c.rule_id,
+                    "purpose": c.purpose,
+                    "channel": c.channel,
+                    "offer_id": c.offer.offer_id if c.offer else None,
+                    "decision_id": rec["decision_id"],
+                    "sent_at": deliver_at,
+                }
+            )
+            self.summary.notifications += 1
+            self.metrics.notifications.labels(c.channel).inc()
+        elif verdict == "defer":
+            assert j.assessment.deliver_at is not None
+            c.ctx.pending[c.rule_id] = rec["decision_id"]
+            out.batch.deferred.append(
+                {
+                    "decision_id": rec["decision_id"],
+                    "customer_id": c.ctx.customer_id,
+                    "due_at": j.assessment.deliver_at,
+                    "candidate": _dumps(
+                        {
+                            "event": c.event.to_cloudevent(),
+                            "rule_id": c.rule_id,
+                            "variant": c.variant,
+                        }
+                    ),
+                    "status": "pending",
+                }
+            )
+            self.summary.deferred += 1
+        elif verdict == "review":
+            out.batch.reviews.append(
+                {
+                    "decision_id": rec["decision_id"],
+                    "customer_id": c.ctx.customer_id,
+                    "rule_id": c.rule_id,
+                    "created_at": c.at,
+                    "status": "pending",
+                }
+            )
+            self.summary.reviews += 1
+        out.batch.contexts[c.ctx.customer_id] = c.ctx
+
+    # -- deferred messages -----------------------------------------------------------
+
+    def release_due(self, until: datetime, out: _BatchOut) -> None:
+        """Check again, and send, deferred messages due at ``until`` (stream time)."""
+        due = self.store.due_deferred(until)
+        fresh = [d for d in out.batch.deferred if d["due_at"] <= until and d["status"] == "pending"]
+        items = [
+            *due,
+            *(
+                {
+                    "decision_id": d["decision_id"],
+                    "customer_id": d["customer_id"],
+                    "due_at": d["due_at"],
+                    "candidate": _loads(d["candidate"]),
+                }
+                for d in fresh
+            ),
+        ]
+        if not items:
+            return
+        self._prefetch({d["customer_id"] for d in items})
+        for d in items:
+            ctx = self._context(d["customer_id"])
+            spec = d["candidate"]
+            original = d["decision_id"]
+            ctx.pending.pop(spec["rule_id"], None)
+            out.batch.contexts[ctx.customer_id] = ctx
+            cr = self._rules.get(spec["rule_id"])
+            if cr is None:
+                self._close_deferred(out, original, "dropped")
+                log.warning(
+                    "deferred %s dropped: rule %s no longer exists", original, spec["rule_id"]
+                )
+                continue
+            ev = event_from_dict(spec["event"])
+            facts = build_facts(ev, ctx, self.ruleset.groups_by_type.get(ev.type, frozenset()))
+            cand = build_candidate(
+                cr,
+                ev,
+                ctx,
+                facts,
+                self.ruleset,
+                self.check.policy,
+                at=d["due_at"],
+                variant="released",
+            )
+            if spec.get("variant") == "without_offer":
+                cand = without_offer(cand, self.ruleset, self.check.policy)
+            j = self._judge(cand, released_from=original)
+            j.record["reasons"].append(
+                f"released from deferral {original}; checked again at {d['due_at'].isoformat()}"
+            )
+            self._record(j, out)
+            if j.record["verdict"] in ("send", "defer", "review"):
+                self._act(j, out)
+            self._close_deferred(
+                out,
+                original,
+                "released" if j.record["verdict"] == "send" else j.record["verdict"] + "ed",
+            )
+            self.summary.released += j.record["verdict"] == "send"
+
+    def _close_deferred(self, out: _BatchOut, decision_id: str, status: str) -> None:
+        for d in out.batch.deferred:
+            if d["decision_id"] == decision_id:
+                d["status"] = status
+                return
+        out.batch.deferred_closed.append((decision_id, status))
+
+    # -- state -----------------------------------------------------------------------
+
+    def _prefetch(self, customer_ids: set[str]) -> None:
+        missing = [c for c in customer_ids if c not in self._cache]
+        if missing:
+            self._cache.update(self.store.load(missing))
+
+    def _context(self, customer_id: str) -> CustomerContext:
+        ctx = self._cache.get(customer_id)
+        if ctx is None:
+            ctx = CustomerContext(customer_id)
+            self._cache[customer_id] = ctx
+        else:
+            self._cache.move_to_end(customer_id)
+        return ctx
+
+    def _commit(self, out: _BatchOut) -> None:
+        self.store.commit(out.batch, self.clock())
+        self.outputs.decisions.write(out.decisions)
+        self.outputs.notifications.write(out.notifications)
+        self.outputs.dead_letters.write(out.dead_letters)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def _dead_letter(
+        self, out: _BatchOut, raw: bytes | str, origin: str, reason: str, detail: str
+    ) -> None:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        now = self.clock()
+        out.dead_letters.append(
+            {
+                "reason": reason,
+                "detail": detail,
+                "origin": origin,
+                "original": text,
+                "received_at": now.isoformat(),
+            }
+        )
+        out.batch.dead_letters.append(
+            {"reason": reason, "detail": detail, "raw": text, "received_at": now}
+        )
+        self.summary.dead_lettered += 1
+        self.summary.dead_letter_reasons[reason] += 1
+        self.metrics.dead_letter.inc()
+        log.warning("dead-lettered %s: %s (%s)", origin, reason, detail)
+
+    def _stats(self, rule_id: str) -> RuleStats:
+        st = self.summary.rules.get(rule_id)
+        if st is None:
+            st = self.summary.rules[rule_id] = RuleStats()
+        return st
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj, default=str).decode()
+
+
+def _loads(text: str) -> Any:
+    return orjson.loads(text)

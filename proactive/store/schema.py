@@ -1,0 +1,102 @@
+"""The store's tables (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+This module describes the *current* schema for queries; the history that creates
+it lives in ``migrations/versions`` (Alembic). A test checks the two agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    # one JSON document per customer: the aggregate changes atomically (see context.py)
+    Column("doc", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("event_time", DateTime(timezone=True), nullable=False),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("decision_id", String(64), nullable=False, unique=True),
+    Column("event_id", String(128), nullable=False, index=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("rule_id", String(128), nullable=False, index=True),
+    Column("verdict", String(16), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("record", Text, nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("rule_id", String(128), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("offer_id", String(64)),
+    Column("decision_id", String(64), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+)
+
+deferred = Table(
+    "deferred",
+    metadata,
+    Column("decision_id", String(64), primary_key=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("due_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("candidate", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+)
+
+review_queue = Table(
+    "review_queue",
+    metadata,
+    Column("decision_id", String(64), primary_key=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("rule_id", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+chain_head = Table(
+    "chain_head",
+    metadata,
+    Column("chain", String(32), primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
