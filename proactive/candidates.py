@@ -21,7 +21,7 @@ from proactive.rules import CompiledRule, RuleSet
 if TYPE_CHECKING:  # the policy package imports candidates; avoid the cycle at run time
     from proactive.ethics.policy import Policy
 
-Variant = Literal["primary", "without_offer", "released"]
+Variant = Literal["primary", "without_offer", "released", "released_without_offer"]
 
 
 @dataclass
@@ -158,7 +158,9 @@ def build_candidate(
 
 def without_offer(c: Candidate, ruleset: RuleSet, policy: Policy) -> Candidate:
     """The same message without its offer, as a service notice (the rule's fallback)."""
-    variant: Variant = "released" if c.variant == "released" else "without_offer"
+    variant: Variant = (
+        "released_without_offer" if c.variant.startswith("released") else "without_offer"
+    )
     return _candidate(
         c.rule, c.event, c.ctx, c.facts, ruleset, policy, c.rule.rule.purpose, None, variant, c.at
     )

@@ -471,15 +471,19 @@ class Engine:
             j.record["reasons"].append(
                 f"released from deferral {original}; checked again at {d['due_at'].isoformat()}"
             )
-            self._record(j, out)
-            if j.record["verdict"] in ("send", "defer", "review"):
-                self._act(j, out)
-            self._close_deferred(
-                out,
-                original,
-                "released" if j.record["verdict"] == "send" else j.record["verdict"] + "ed",
-            )
-            self.summary.released += j.record["verdict"] == "send"
+            judged = [j]
+            fallback = self._fallback(cr, j)
+            if fallback is not None:
+                judged.append(self._judge(fallback, released_from=original))
+            for x in judged:
+                self._record(x, out)
+            going = next((x for x in judged if x.record["verdict"] != "block"), None)
+            if going is not None:
+                self._act(going, out)
+            verdict = going.record["verdict"] if going is not None else "block"
+            status = {"send": "released", "defer": "deferred", "review": "review"}
+            self._close_deferred(out, original, status.get(verdict, "blocked"))
+            self.summary.released += verdict == "send"
 
     def _close_deferred(self, out: _BatchOut, decision_id: str, status: str) -> None:
         for d in out.batch.deferred:

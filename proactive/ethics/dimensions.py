@@ -233,11 +233,15 @@ def relevance(c: Candidate, t: TextFacts, lp: LoadedPolicy) -> DimensionScore:
             s.take(
                 0.3, "the account is managed by a relative: an offer would be aimed at the proxy"
             )
-    elif c.event.type == "service.outage_started" and not c.ctx.active_outages:
-        s.take(0.5, "the customer is no longer affected by this outage")
+    elif c.event.type == "service.outage_started" and _outage_id(c) not in c.ctx.active_outages:
+        s.take(0.9, "the outage is already over: the notice is no longer relevant")
     else:
         s.ok(f"follows from the customer's own {c.event.type} event")
     return s
+
+
+def _outage_id(c: Candidate) -> str | None:
+    return getattr(c.event.data, "outage_id", None)
 
 
 def trust(c: Candidate, t: TextFacts, lp: LoadedPolicy, ruleset: RuleSet) -> DimensionScore:
@@ -305,12 +309,21 @@ def empathy(c: Candidate, t: TextFacts, lp: LoadedPolicy) -> DimensionScore:
     acknowledged = bool(t.findings.get("acknowledgement"))
     if hard:
         s.evidence["situation"] = hard
+        loud = t.text.count("!") + len(t.findings.get("pressure", []))
         if c.purpose == "commercial":
             s.take(0.9, f"selling to a customer in a hard time ({', '.join(hard)})")
+        elif loud:
+            s.take(
+                0.3,
+                f"an exclamatory or pushy tone towards a customer in a hard time ({', '.join(hard)})",
+            )
         elif acknowledged:
             s.ok("acknowledges the customer's situation")
         else:
-            s.take(0.3, f"does not acknowledge the customer's situation ({', '.join(hard)})")
+            # naming a bereavement in an outage notice would be intrusive: calm and factual is considerate
+            s.ok(
+                f"a calm, factual service message; nothing is sold in a hard time ({', '.join(hard)})"
+            )
     if c.ctx.open_complaints:
         if c.purpose == "commercial":
             s.take(0.8, "an offer while the customer's complaint is still open")

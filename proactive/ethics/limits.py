@@ -149,7 +149,7 @@ def evaluate_limits(c: Candidate, policy: Policy, ruleset: RuleSet) -> list[Limi
                     "declined_offer_respected",
                     f"the customer declined {c.offer.offer_id} on {when.date().isoformat()}",
                 )
-    if c.variant != "released" and rule.id in ctx.pending:
+    if not c.variant.startswith("released") and rule.id in ctx.pending:
         hit("cooldown", "a message from this rule is already waiting to be sent")
     elif rule.cooldown:
         last = ctx.last_contact(rule.id)

@@ -1,0 +1,9 @@
+"""Binds every feature file under rules/features and ethics/features to pytest."""
+
+from pathlib import Path
+
+from pytest_bdd import scenarios
+
+ROOT = Path(__file__).resolve().parents[2]
+
+scenarios(str(ROOT / "rules" / "features"))
