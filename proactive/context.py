@@ -13,9 +13,10 @@ row sizes stay flat however long the stream runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
+
+import msgspec
 
 from proactive.events import (
     ComplaintClosed,
@@ -41,8 +42,7 @@ CONTACT_HISTORY = timedelta(days=90)
 FAILED_PAYMENT_WINDOW = timedelta(days=60)
 
 
-@dataclass
-class UsageCycle:
+class UsageCycle(msgspec.Struct):
     """Data used in one billing cycle (the latest report wins)."""
 
     cycle_start: date
@@ -52,8 +52,7 @@ class UsageCycle:
     reported_at: datetime
 
 
-@dataclass
-class Contact:
+class Contact(msgspec.Struct):
     """A message that was sent (or released) to the customer."""
 
     at: datetime
@@ -63,9 +62,13 @@ class Contact:
     offer_id: str | None = None
 
 
-@dataclass
-class CustomerContext:
-    """Everything the rules and the ethics check may know about one customer."""
+class CustomerContext(msgspec.Struct, omit_defaults=True):
+    """Everything the rules and the ethics check may know about one customer.
+
+    A msgspec struct: it is serialised for every customer a batch touches, and
+    msgspec encodes it (dates, times and nested structs included) an order of
+    magnitude faster than building dicts for a JSON library.
+    """
 
     customer_id: str
     name: str | None = None
@@ -74,27 +77,27 @@ class CustomerContext:
     time_zone: str | None = None
     quiet_start: time | None = None
     quiet_end: time | None = None
-    values: list[str] = field(default_factory=list)
+    values: list[str] = msgspec.field(default_factory=list)
     age_band: str | None = None
     segment: str | None = None
     plan_id: str | None = None
     managed_by_proxy: bool = False
-    consents: dict[str, bool] = field(default_factory=dict)
+    consents: dict[str, bool] = msgspec.field(default_factory=dict)
     objection_direct_marketing: bool = False
-    cycles: list[UsageCycle] = field(default_factory=list)
-    invoices: list[tuple[date, float]] = field(default_factory=list)
-    failed_payments: list[datetime] = field(default_factory=list)
+    cycles: list[UsageCycle] = msgspec.field(default_factory=list)
+    invoices: list[tuple[date, float]] = msgspec.field(default_factory=list)
+    failed_payments: list[datetime] = msgspec.field(default_factory=list)
     arrangement_active: bool = False
-    open_complaints: dict[str, str] = field(default_factory=dict)
-    vulnerabilities: dict[str, date] = field(default_factory=dict)
-    contacts: list[Contact] = field(default_factory=list)
-    declined_offers: dict[str, datetime] = field(default_factory=dict)
-    active_outages: dict[str, str] = field(default_factory=dict)
+    open_complaints: dict[str, str] = msgspec.field(default_factory=dict)
+    vulnerabilities: dict[str, date] = msgspec.field(default_factory=dict)
+    contacts: list[Contact] = msgspec.field(default_factory=list)
+    declined_offers: dict[str, datetime] = msgspec.field(default_factory=dict)
+    active_outages: dict[str, str] = msgspec.field(default_factory=dict)
     roaming_zone: str | None = None
     roaming_country: str | None = None
     contract_end: date | None = None
     contract_fee_eur: float | None = None
-    pending: dict[str, str] = field(default_factory=dict)
+    pending: dict[str, str] = msgspec.field(default_factory=dict)
     """Deferred messages waiting, by rule id → decision id (a cooldown counts them)."""
     last_event_at: datetime | None = None
 
@@ -136,94 +139,28 @@ class CustomerContext:
 
     # -- persistence as one JSON document ----------------------------------------------
 
+    def encode(self) -> bytes:
+        """The JSON document the store keeps for this customer."""
+        return _ENCODER.encode(self)
+
+    @classmethod
+    def decode(cls, doc: bytes | str) -> CustomerContext:
+        """Rebuild a context from :meth:`encode` output."""
+        return _DECODER.decode(doc)
+
     def to_doc(self) -> dict[str, Any]:
-        """A JSON-ready document of this context (the store's row format)."""
-        return {
-            "name": self.name,
-            "language": self.language,
-            "preferred_channel": self.preferred_channel,
-            "time_zone": self.time_zone,
-            "quiet": [_t(self.quiet_start), _t(self.quiet_end)],
-            "values": self.values,
-            "age_band": self.age_band,
-            "segment": self.segment,
-            "plan_id": self.plan_id,
-            "proxy": self.managed_by_proxy,
-            "consents": self.consents,
-            "objection_dm": self.objection_direct_marketing,
-            "cycles": [
-                [
-                    c.cycle_start.isoformat(),
-                    c.cycle_end.isoformat(),
-                    c.used_mb,
-                    c.bundle_mb,
-                    c.reported_at.isoformat(),
-                ]
-                for c in self.cycles
-            ],
-            "invoices": [[d.isoformat(), a] for d, a in self.invoices],
-            "failed": [d.isoformat() for d in self.failed_payments],
-            "arrangement": self.arrangement_active,
-            "complaints": self.open_complaints,
-            "vulnerable": {k: v.isoformat() for k, v in self.vulnerabilities.items()},
-            "contacts": [
-                [c.at.isoformat(), c.rule_id, c.purpose, c.channel, c.offer_id]
-                for c in self.contacts
-            ],
-            "declined": {k: v.isoformat() for k, v in self.declined_offers.items()},
-            "outages": self.active_outages,
-            "roaming": [self.roaming_zone, self.roaming_country],
-            "contract": [
-                self.contract_end.isoformat() if self.contract_end else None,
-                self.contract_fee_eur,
-            ],
-            "pending": self.pending,
-            "last_event_at": self.last_event_at.isoformat() if self.last_event_at else None,
-        }
+        """The document as plain JSON-ready data (dates as ISO strings)."""
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
 
     @classmethod
     def from_doc(cls, customer_id: str, doc: dict[str, Any]) -> CustomerContext:
         """Rebuild a context from :meth:`to_doc` output."""
-        dt = datetime.fromisoformat
-        d = date.fromisoformat
-        quiet = doc.get("quiet") or [None, None]
-        contract = doc.get("contract") or [None, None]
-        roaming = doc.get("roaming") or [None, None]
-        return cls(
-            customer_id=customer_id,
-            name=doc.get("name"),
-            language=doc.get("language"),
-            preferred_channel=doc.get("preferred_channel"),
-            time_zone=doc.get("time_zone"),
-            quiet_start=time.fromisoformat(quiet[0]) if quiet[0] else None,
-            quiet_end=time.fromisoformat(quiet[1]) if quiet[1] else None,
-            values=list(doc.get("values") or []),
-            age_band=doc.get("age_band"),
-            segment=doc.get("segment"),
-            plan_id=doc.get("plan_id"),
-            managed_by_proxy=bool(doc.get("proxy")),
-            consents=dict(doc.get("consents") or {}),
-            objection_direct_marketing=bool(doc.get("objection_dm")),
-            cycles=[UsageCycle(d(a), d(b), u, s, dt(r)) for a, b, u, s, r in doc.get("cycles", [])],
-            invoices=[(d(a), amt) for a, amt in doc.get("invoices", [])],
-            failed_payments=[dt(x) for x in doc.get("failed", [])],
-            arrangement_active=bool(doc.get("arrangement")),
-            open_complaints=dict(doc.get("complaints") or {}),
-            vulnerabilities={k: d(v) for k, v in (doc.get("vulnerable") or {}).items()},
-            contacts=[Contact(dt(a), r, p, c, o) for a, r, p, c, o in doc.get("contacts", [])],
-            declined_offers={k: dt(v) for k, v in (doc.get("declined") or {}).items()},
-            active_outages=dict(doc.get("outages") or {}),
-            roaming_zone=roaming[0],
-            roaming_country=roaming[1],
-            contract_end=d(contract[0]) if contract[0] else None,
-            contract_fee_eur=contract[1],
-            pending=dict(doc.get("pending") or {}),
-            last_event_at=dt(doc["last_event_at"]) if doc.get("last_event_at") else None,
-        )
+        return msgspec.convert({**doc, "customer_id": customer_id}, cls)
 
 
-def _t(v: time | None) -> str | None:
-    return v.isoformat(timespec="minutes") if v else None
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(CustomerContext)
 
 
 def apply_event(ctx: CustomerContext, event: Event) -> None:

@@ -14,6 +14,7 @@ GSM-7 falls back to UCS-2 (70 / 67).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,9 +22,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import gsm0338  # noqa: F401 - registers the "gsm03.38" codec used by sms_length
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
+from gsm0338.charset import BASIC_CHARACTER_SET, BASIC_CHARACTER_SET_EXTENSION
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -72,12 +73,26 @@ class SmsLength:
     segments: int
 
 
+# The GSM 03.38 alphabet, from the gsm0338 package's tables: the basic set costs one
+# septet per character, the extension set (€ [ ] { } ^ ~ \\ |) two (escape + code).
+_GSM_BASIC = frozenset(unicodedata.lookup(n) for n in BASIC_CHARACTER_SET.values() if n != "ESCAPE")
+_GSM_EXTENSION = (
+    frozenset(
+        unicodedata.lookup(n)
+        for n in BASIC_CHARACTER_SET_EXTENSION.values()
+        if n not in ("ESCAPE",)
+    )
+    - _GSM_BASIC
+)
+
+
 def sms_length(text: str) -> SmsLength:
     """Encoding, length in units and number of segments of an SMS text."""
-    try:
-        units = len(text.encode("gsm03.38"))
+    chars = set(text)
+    if chars <= _GSM_BASIC | _GSM_EXTENSION:
+        units = len(text) + sum(text.count(c) for c in chars & _GSM_EXTENSION)
         single, part, encoding = 160, 153, "GSM-7"
-    except UnicodeEncodeError:
+    else:
         units = len(text.encode("utf-16-le")) // 2
         single, part, encoding = 70, 67, "UCS-2"
     segments = 1 if units <= single else -(-units // part)

@@ -19,7 +19,7 @@ from proactive.ethics.policy import LoadedPolicy
 from proactive.ethics.text import Finding, Readability, readability
 from proactive.rules import RuleSet
 
-_LINK = re.compile(r"(?:https?://)?((?:[a-z0-9-]+\.)+[a-z]{2,})(?:/\S*)?", re.IGNORECASE)
+_LINK = re.compile(r"\b(?:https?://)?((?:[a-z0-9-]+\.)+[a-z]{2,})\b(?:/\S*)?", re.IGNORECASE)
 _AMOUNT = re.compile(r"€\s?(\d+(?:[.,]\d{2})?)|(\d+(?:[.,]\d{2})?)\s?(?:euro|EUR)", re.IGNORECASE)
 _PER_MONTH = re.compile(
     r"per maand|p/m|/maand|a month|per month|/month|monthly|maandelijks", re.IGNORECASE
@@ -261,7 +261,8 @@ def trust(c: Candidate, t: TextFacts, lp: LoadedPolicy, ruleset: RuleSet) -> Dim
         if item is None:
             s.take(1.0, f"offer {c.offer.offer_id} is not in the catalogue")
         else:
-            wrong = [a for a in t.amounts if a not in _known_amounts(c)]
+            known = _known_amounts(c)
+            wrong = [a for a in t.amounts if round(a, 2) not in known]
             if wrong:
                 s.take(0.5, f"amounts in the text not backed by the catalogue or usage: {wrong}")
             else:

@@ -411,6 +411,7 @@ def syllables(word: str, lang: str) -> int:
 
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"  # soft hyphen, zero-width marks
 _DROP_INVISIBLE = str.maketrans(dict.fromkeys(_INVISIBLE))
+_HAS_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
 
 # name, sentence-length weight, word-length weight (Flesch 1948; Douma 1960 for Dutch)
 _FORMULAS = {
@@ -486,7 +487,8 @@ def readability(text: str, lang: str) -> Readability:
     code = _language(lang)
     formula, sentence_weight, word_weight = _FORMULAS[code]
     # Soft hyphens and zero-width characters would split "abon\u00adnement" in two.
-    text = text.translate(_DROP_INVISIBLE)
+    if _HAS_INVISIBLE_RE.search(text):
+        text = text.translate(_DROP_INVISIBLE)
     sentence_count = word_count = syllable_count = long_count = 0
     # every line break ends a sentence, so lines can be measured (and cached) one by one
     for line in text.split("\n"):
@@ -540,11 +542,13 @@ _REPLACEMENTS = str.maketrans(
     }
 )
 _NEEDS_NORMALISING_RE = re.compile(rf"[^\S ]| \s|[{_INVISIBLE}‘’‚‛ʼ′“”„‟″«»‐‑‒−]")
-_COLLAPSE_RE = re.compile(rf"[\s{_INVISIBLE}]+")
-# whitespace runs, whitespace other than space and newline, or invisible characters
-# change the text's length when normalised and need the offset map
-_NEEDS_OFFSET_MAP_RE = re.compile(rf"\s\s|[^\S \n]|[{_INVISIBLE}]")
-_REPLACEMENTS_AND_NEWLINES = {**_REPLACEMENTS, ord("\n"): " "}
+# Every whitespace character becomes a plain space (same length, same offsets); only
+# runs of spaces and invisible characters change the length and need the offset map.
+_WHITESPACE = [c for c in map(chr, range(0x3001)) if c.isspace() and c != " "]
+_TO_PLAIN = str.maketrans({**{ord(c): " " for c in _WHITESPACE}}) | _REPLACEMENTS
+_NEEDS_OFFSET_MAP_RE = re.compile(rf"  |[{_INVISIBLE}]")
+_NEEDS_TRANSLATE_RE = re.compile(r"[^\S ]|[‘’‚‛ʼ′“”„‟″«»‐‑‒−]")
+_COLLAPSE_RE = re.compile(rf"[ {_INVISIBLE}]{{2,}}|[{_INVISIBLE}]")
 
 
 def _normalise(text: str) -> tuple[str, list[int], list[int]]:
@@ -557,10 +561,13 @@ def _normalise(text: str) -> tuple[str, list[int], list[int]]:
     """
     if not _NEEDS_NORMALISING_RE.search(text):
         return text, [], []
-    if not _NEEDS_OFFSET_MAP_RE.search(text):
-        # only single line breaks and typographic marks: a same-length translation
-        return text.translate(_REPLACEMENTS_AND_NEWLINES), [], []
-    translated = text.translate(_REPLACEMENTS)  # same length, same offsets
+    # same length, same offsets; str.replace for the two common cases is much faster
+    # than a full translate of a long non-ASCII text
+    translated = text.replace("\n", " ").replace("\xa0", " ")
+    if _NEEDS_TRANSLATE_RE.search(translated):
+        translated = translated.translate(_TO_PLAIN)
+    if not _NEEDS_OFFSET_MAP_RE.search(translated):
+        return translated, [], []
     parts: list[str] = []
     norm: list[int] = []
     orig: list[int] = []
@@ -568,7 +575,7 @@ def _normalise(text: str) -> tuple[str, list[int], list[int]]:
     length = 0  # length of the normalised text so far
     for match in _COLLAPSE_RE.finditer(translated):
         chunk = match.group()
-        replacement = " " if any(ch.isspace() for ch in chunk) else ""
+        replacement = " " if " " in chunk else ""
         if chunk == replacement:
             continue
         parts.append(translated[copied : match.start()])

@@ -116,7 +116,7 @@ class ContextStore:
                     select(t.c.customer_id, t.c.doc).where(t.c.customer_id.in_(chunk))
                 )
                 for cid, doc in rows:
-                    out[cid] = CustomerContext.from_doc(cid, orjson.loads(doc))
+                    out[cid] = CustomerContext.decode(doc)
         return out
 
     def chain_head(self) -> tuple[int, str]:
@@ -182,7 +182,7 @@ class ContextStore:
                     rows = [
                         {
                             "customer_id": cid,
-                            "doc": orjson.dumps(ctx.to_doc()).decode(),
+                            "doc": ctx.encode().decode(),
                             "updated_at": stamp,
                         }
                         for cid, ctx in batch.contexts.items()
