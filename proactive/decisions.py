@@ -14,7 +14,6 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -160,7 +159,9 @@ def build_record(
         "notification_id": notification_id(c),
         "trigger_time": c.event.time.isoformat(),
         "decided_at": c.at.isoformat(),
-        "created_at": datetime.now(UTC).isoformat(),
+        # the decision moment (event time, or due time of a release): replaying the
+        # same events yields byte-identical records and hashes
+        "created_at": c.at.isoformat(),
     }
 
 

@@ -41,8 +41,12 @@ from proactive.store import Batch, ContextStore
 
 log = logging.getLogger(__name__)
 
-RawEvent = tuple[bytes | str, str]
-"""An undecoded event and where it came from (``file:line``, ``topic/partition/offset``)."""
+RawEvent = tuple[bytes | str, str] | tuple[bytes | str, str, str]
+"""An undecoded event, where it came from (``file:line``, ``topic/partition@offset``) and,
+optionally, the decision chain its decisions join (default ``main``; one per partition
+in the Kafka service)."""
+
+MAIN_CHAIN = "main"
 
 
 @dataclass
@@ -127,7 +131,13 @@ class _Judged:
 
 
 @dataclass
-class _BatchOut:
+class Prepared:
+    """A processed batch not yet committed: its outputs and its state changes.
+
+    The embedded run commits it straight away; the Kafka service first produces the
+    outputs in a Kafka transaction, then commits the state (see ``kafka_service``).
+    """
+
     batch: Batch = field(default_factory=Batch)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
@@ -167,7 +177,8 @@ class Engine:
         self.latencies: list[float] = []
         self._cache: OrderedDict[str, CustomerContext] = OrderedDict()
         self._rules = {cr.id: cr for cr in ruleset.rules}
-        self._seq, self._hash = store.chain_head()
+        self._heads: dict[str, tuple[int, str]] = {}
+        self._committed_heads: dict[str, tuple[int, str]] = {}
         self._stream_time: datetime | None = None
 
     # -- driving -----------------------------------------------------------------------
@@ -188,41 +199,78 @@ class Engine:
 
     def process_batch(self, raws: list[RawEvent]) -> None:
         """Process one batch and commit it (store first, then the sinks)."""
-        out = _BatchOut()
+        self.commit(self.prepare(raws))
+
+    def prepare(self, raws: list[RawEvent], release_until: datetime | None = None) -> Prepared:
+        """Process one batch without committing it.
+
+        Deferred messages due by ``release_until`` (default: the stream time, the
+        newest event time seen) are checked again and released in the same batch.
+        """
+        out = Prepared()
         events: list[tuple[Event, str]] = []
-        for raw, origin in raws:
+        for item in raws:
+            raw, origin = item[0], item[1]
+            chain = item[2] if len(item) > 2 else MAIN_CHAIN
             self.summary.events_read += 1
             try:
-                events.append((parse_event(raw), origin))
+                events.append((parse_event(raw), chain))
             except EventError as exc:
                 self._dead_letter(out, raw, origin, exc.reason, exc.detail)
         seen = self.store.seen([e.id for e, _ in events]) if events else set()
         self._prefetch({e.customer_id for e, _ in events})
         in_batch: set[str] = set()
-        for ev, _origin in events:
+        for ev, chain in events:
             if ev.id in seen or ev.id in in_batch:
                 self.summary.duplicates += 1
                 self.metrics.duplicate.inc()
                 continue
             in_batch.add(ev.id)
             started = time.perf_counter()
-            self._handle(ev, out)
+            self._handle(ev, out, chain)
             self.latencies.append(time.perf_counter() - started)
-        if self._stream_time is not None:
-            self.release_due(self._stream_time, out)
-        self._commit(out)
+        until = release_until or self._stream_time
+        if until is not None:
+            self.release_due(until, out)
+        return out
 
-    def finish(self) -> Summary:
-        """Release what is due at the end of the stream and return the summary."""
-        if self._stream_time is not None:
-            out = _BatchOut()
-            self.release_due(self._stream_time, out)
-            self._commit(out)
+    def commit(self, prepared: Prepared, *, sinks: bool = True) -> None:
+        """Commit a prepared batch to the store (one transaction), then write the sinks."""
+        self.store.commit(prepared.batch, self.clock())
+        self._committed_heads.update(prepared.batch.chains)
+        if sinks:
+            self.outputs.decisions.write(prepared.decisions)
+            self.outputs.notifications.write(prepared.notifications)
+            self.outputs.dead_letters.write(prepared.dead_letters)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def rollback(self, prepared: Prepared) -> None:
+        """Forget a prepared batch that could not be committed.
+
+        The contexts it touched are dropped from the cache (they are read again from
+        the store) and the decision chains go back to their committed heads.
+        """
+        for cid in prepared.batch.contexts:
+            self._cache.pop(cid, None)
+        for chain in prepared.batch.chains:
+            if chain in self._committed_heads:
+                self._heads[chain] = self._committed_heads[chain]
+            else:
+                self._heads.pop(chain, None)
+
+    def finish(self, until: datetime | None = None) -> Summary:
+        """Release what is due (by ``until``, default the stream time) and return the summary."""
+        until = until or self._stream_time
+        if until is not None:
+            out = Prepared()
+            self.release_due(until, out)
+            self.commit(out)
         return self.summary
 
     # -- one event -------------------------------------------------------------------
 
-    def _handle(self, ev: Event, out: _BatchOut) -> None:
+    def _handle(self, ev: Event, out: Prepared, chain: str = MAIN_CHAIN) -> None:
         self.summary.accepted += 1
         self.metrics.accepted.inc()
         ctx = self._context(ev.customer_id)
@@ -234,9 +282,9 @@ class Engine:
         if self._stream_time is None or ev.time > self._stream_time:
             self._stream_time = ev.time
         if self.ruleset.listens_to(ev.type):
-            self._decide(ev, ctx, out)
+            self._decide(ev, ctx, out, chain)
 
-    def _decide(self, ev: Event, ctx: CustomerContext, out: _BatchOut) -> None:
+    def _decide(self, ev: Event, ctx: CustomerContext, out: Prepared, chain: str) -> None:
         facts = build_facts(ev, ctx, self.ruleset.groups_by_type[ev.type])
         fired = self.ruleset.engine.match(facts)
         judged: list[_Judged] = []
@@ -250,9 +298,9 @@ class Engine:
                 judged.append(self._judge(fallback))
         winners = self._arbitrate(judged, ctx)
         for j in judged:
-            self._record(j, out)
+            self._record(j, out, chain)
         for j in winners:
-            self._act(j, out)
+            self._act(j, out, chain)
 
     def _judge(self, cand: Candidate, released_from: str | None = None) -> _Judged:
         a = self.check.assess(cand, self.ruleset)
@@ -322,14 +370,24 @@ class Engine:
             winners.append(j)
         return winners
 
-    def _record(self, j: _Judged, out: _BatchOut) -> None:
-        self._seq += 1
-        rec = seal(j.record, self._hash)
-        self._hash = rec["hash"]
+    def _head(self, chain: str) -> tuple[int, str]:
+        head = self._heads.get(chain)
+        if head is None:
+            head = self._heads[chain] = self._committed_heads[chain] = self.store.chain_head(chain)
+        return head
+
+    def _record(self, j: _Judged, out: Prepared, chain: str) -> None:
+        seq, prev = self._head(chain)
+        seq += 1
+        j.record["chain"] = chain
+        j.record["seq"] = seq
+        rec = seal(j.record, prev)
+        self._heads[chain] = (seq, rec["hash"])
         out.decisions.append(rec)
         out.batch.decisions.append(
             {
-                "seq": self._seq,
+                "chain": chain,
+                "seq": seq,
                 "decision_id": rec["decision_id"],
                 "event_id": rec["event_id"],
                 "customer_id": rec["customer_id"],
@@ -341,7 +399,7 @@ class Engine:
                 "record": _dumps(rec),
             }
         )
-        out.batch.chain = (self._seq, self._hash)
+        out.batch.chains[chain] = self._heads[chain]
         verdict = rec["verdict"]
         st = self._stats(rec["rule_id"])
         st.verdicts[verdict] += 1
@@ -360,7 +418,7 @@ class Engine:
             verdict,
         )
 
-    def _act(self, j: _Judged, out: _BatchOut) -> None:
+    def _act(self, j: _Judged, out: Prepared, chain: str) -> None:
         verdict, c, rec = j.record["verdict"], j.cand, j.record
         if verdict == "send":
             deliver_at = j.assessment.deliver_at or c.at
@@ -400,6 +458,7 @@ class Engine:
                             "event": c.event.to_cloudevent(),
                             "rule_id": c.rule_id,
                             "variant": c.variant,
+                            "chain": chain,
                         }
                     ),
                     "status": "pending",
@@ -421,7 +480,7 @@ class Engine:
 
     # -- deferred messages -----------------------------------------------------------
 
-    def release_due(self, until: datetime, out: _BatchOut) -> None:
+    def release_due(self, until: datetime, out: Prepared) -> None:
         """Check again, and send, deferred messages due at ``until`` (stream time)."""
         due = self.store.due_deferred(until)
         fresh = [d for d in out.batch.deferred if d["due_at"] <= until and d["status"] == "pending"]
@@ -476,16 +535,16 @@ class Engine:
             if fallback is not None:
                 judged.append(self._judge(fallback, released_from=original))
             for x in judged:
-                self._record(x, out)
+                self._record(x, out, spec.get("chain", MAIN_CHAIN))
             going = next((x for x in judged if x.record["verdict"] != "block"), None)
             if going is not None:
-                self._act(going, out)
+                self._act(going, out, spec.get("chain", MAIN_CHAIN))
             verdict = going.record["verdict"] if going is not None else "block"
             status = {"send": "released", "defer": "deferred", "review": "review"}
             self._close_deferred(out, original, status.get(verdict, "blocked"))
             self.summary.released += verdict == "send"
 
-    def _close_deferred(self, out: _BatchOut, decision_id: str, status: str) -> None:
+    def _close_deferred(self, out: Prepared, decision_id: str, status: str) -> None:
         for d in out.batch.deferred:
             if d["decision_id"] == decision_id:
                 d["status"] = status
@@ -508,16 +567,8 @@ class Engine:
             self._cache.move_to_end(customer_id)
         return ctx
 
-    def _commit(self, out: _BatchOut) -> None:
-        self.store.commit(out.batch, self.clock())
-        self.outputs.decisions.write(out.decisions)
-        self.outputs.notifications.write(out.notifications)
-        self.outputs.dead_letters.write(out.dead_letters)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-
     def _dead_letter(
-        self, out: _BatchOut, raw: bytes | str, origin: str, reason: str, detail: str
+        self, out: Prepared, raw: bytes | str, origin: str, reason: str, detail: str
     ) -> None:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         now = self.clock()

@@ -412,6 +412,7 @@ def syllables(word: str, lang: str) -> int:
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"  # soft hyphen, zero-width marks
 _DROP_INVISIBLE = str.maketrans(dict.fromkeys(_INVISIBLE))
 _HAS_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
+_DIGIT_RE = re.compile(r"\d")
 
 # name, sentence-length weight, word-length weight (Flesch 1948; Douma 1960 for Dutch)
 _FORMULAS = {
@@ -492,7 +493,9 @@ def readability(text: str, lang: str) -> Readability:
     sentence_count = word_count = syllable_count = long_count = 0
     # every line break ends a sentence, so lines can be measured (and cached) one by one
     for line in text.split("\n"):
-        n_sentences, n_words, n_syllables, n_long = _line_counts(line, code)
+        # digits never change the counts (a number is one word of one syllable wherever
+        # it stands), so lines that differ only in their numbers share a cache entry
+        n_sentences, n_words, n_syllables, n_long = _line_counts(_DIGIT_RE.sub("0", line), code)
         sentence_count += n_sentences
         word_count += n_words
         syllable_count += n_syllables

@@ -53,7 +53,10 @@ class Batch:
     deferred_closed: list[tuple[str, str]] = field(default_factory=list)
     reviews: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
-    chain: tuple[int, str] | None = None
+    chains: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """New head (sequence number, hash) of each decision chain the batch extended."""
+    offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    """Next offset to read per (consumer group, topic, partition), stored with the state."""
 
 
 class ContextStore:
@@ -119,12 +122,27 @@ class ContextStore:
                     out[cid] = CustomerContext.decode(doc)
         return out
 
-    def chain_head(self) -> tuple[int, str]:
-        """Sequence number and hash of the newest decision record (0 and genesis if none)."""
+    def chain_head(self, chain: str = "main") -> tuple[int, str]:
+        """Sequence number and hash of a chain's newest decision record (0 and genesis if none)."""
         t = schema.chain_head
         with self.engine.connect() as conn:
-            row = conn.execute(select(t.c.seq, t.c.hash).where(t.c.chain == "decisions")).first()
+            row = conn.execute(select(t.c.seq, t.c.hash).where(t.c.chain == chain)).first()
         return (row[0], row[1]) if row else (0, GENESIS_HASH)
+
+    def chains(self) -> list[str]:
+        """Names of every decision chain in the store."""
+        t = schema.chain_head
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(select(t.c.chain).order_by(t.c.chain))]
+
+    def offsets(self, group: str) -> dict[tuple[str, int], int]:
+        """The next offset to read per (topic, partition), as committed with the state."""
+        t = schema.consumer_offsets
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.topic, t.c.partition, t.c.next_offset).where(t.c.consumer_group == group)
+            )
+            return {(r[0], r[1]): r[2] for r in rows}
 
     def due_deferred(
         self, until: datetime, customer_ids: Iterable[str] | None = None
@@ -148,11 +166,14 @@ class ContextStore:
             for r in rows
         ]
 
-    def decision_records(self) -> Iterable[dict[str, Any]]:
-        """Every decision record in chain order (for audit and explain)."""
+    def decision_records(self, chain: str | None = None) -> Iterable[dict[str, Any]]:
+        """Decision records in chain order (one chain, or all chains one after another)."""
         t = schema.decisions
+        q = select(t.c.record).order_by(t.c.chain, t.c.seq)
+        if chain is not None:
+            q = q.where(t.c.chain == chain)
         with self.engine.connect() as conn:
-            for row in conn.execute(select(t.c.record).order_by(t.c.seq)):
+            for row in conn.execute(q):
                 yield orjson.loads(row[0])
 
     def counts(self) -> dict[str, int]:
@@ -204,10 +225,17 @@ class ContextStore:
                     conn.execute(schema.review_queue.insert(), batch.reviews)
                 if batch.dead_letters:
                     conn.execute(schema.dead_letters.insert(), batch.dead_letters)
-                if batch.chain is not None:
+                for chain, (seq, digest) in batch.chains.items():
+                    conn.execute(self._upsert_chain(), {"chain": chain, "seq": seq, "hash": digest})
+                for (group, topic, partition), offset in batch.offsets.items():
                     conn.execute(
-                        self._upsert_chain(),
-                        {"chain": "decisions", "seq": batch.chain[0], "hash": batch.chain[1]},
+                        self._upsert_offset(),
+                        {
+                            "consumer_group": group,
+                            "topic": topic,
+                            "partition": partition,
+                            "next_offset": offset,
+                        },
                     )
         except Exception as exc:  # SQLAlchemy raises many kinds; the caller needs one
             raise StoreError(f"could not commit batch: {exc}") from exc
@@ -249,6 +277,14 @@ class ContextStore:
         return lite.on_conflict_do_update(
             index_elements=[t.c.customer_id],
             set_={"doc": lite.excluded.doc, "updated_at": lite.excluded.updated_at},
+        )
+
+    def _upsert_offset(self) -> Any:
+        t = schema.consumer_offsets
+        ins = postgresql.insert(t) if self.dialect == "postgresql" else sqlite.insert(t)
+        return ins.on_conflict_do_update(
+            index_elements=[t.c.consumer_group, t.c.topic, t.c.partition],
+            set_={"next_offset": ins.excluded.next_offset},
         )
 
     def _upsert_chain(self) -> Any:

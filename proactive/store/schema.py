@@ -38,6 +38,9 @@ processed_events = Table(
 decisions = Table(
     "decisions",
     metadata,
+    # one hash chain per stream of decisions: "main" in the embedded run, one per
+    # Kafka partition in the service (a partition has one writer at a time)
+    Column("chain", String(64), primary_key=True),
     Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("decision_id", String(64), nullable=False, unique=True),
     Column("event_id", String(128), nullable=False, index=True),
@@ -91,6 +94,16 @@ dead_letters = Table(
     Column("detail", Text, nullable=False),
     Column("raw", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+consumer_offsets = Table(
+    "consumer_offsets",
+    metadata,
+    # the next offset to read per partition, committed with the state it produced
+    Column("consumer_group", String(128), primary_key=True),
+    Column("topic", String(255), primary_key=True),
+    Column("partition", Integer, primary_key=True, autoincrement=False),
+    Column("next_offset", Integer, nullable=False),
 )
 
 chain_head = Table(

@@ -1,5 +1,5 @@
-"""Initial schema: customer documents, processed events, decisions with hash chain,
-contacts, deferred messages, review queue, dead letters.
+"""Initial schema: customer documents, processed events, decisions with hash chains,
+contacts, deferred messages, review queue, dead letters, consumer offsets.
 
 Revision ID: 0001
 Revises:
@@ -33,6 +33,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "decisions",
+        sa.Column("chain", sa.String(64), primary_key=True),
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("decision_id", sa.String(64), nullable=False, unique=True),
         sa.Column("event_id", sa.String(128), nullable=False, index=True),
@@ -80,6 +81,13 @@ def upgrade() -> None:
         sa.Column("received_at", TZ, nullable=False),
     )
     op.create_table(
+        "consumer_offsets",
+        sa.Column("consumer_group", sa.String(128), primary_key=True),
+        sa.Column("topic", sa.String(255), primary_key=True),
+        sa.Column("partition", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("next_offset", sa.Integer, nullable=False),
+    )
+    op.create_table(
         "chain_head",
         sa.Column("chain", sa.String(32), primary_key=True),
         sa.Column("seq", sa.Integer, nullable=False),
@@ -90,6 +98,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in (
         "chain_head",
+        "consumer_offsets",
         "dead_letters",
         "review_queue",
         "deferred",
