@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from proactive.candidates import Candidate, build_candidate
+from proactive.candidates import Candidate, build_candidate, template_variables
 from proactive.context import Contact, CustomerContext, UsageCycle, apply_event
 from proactive.ethics import dimensions
 from proactive.ethics.check import Assessment, EthicsCheck
@@ -23,8 +23,9 @@ from proactive.ethics.limits import LimitHit, evaluate_limits, next_allowed
 from proactive.ethics.policy import LoadedPolicy, load_policy
 from proactive.events import Event, event_from_dict
 from proactive.facts import build_facts
+from proactive.offers import Bundle, OfferChoice
 from proactive.render import sms_length
-from proactive.rules import RuleSet, load_ruleset
+from proactive.rules import CompiledRule, RuleSet, load_ruleset
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_PATH = ROOT / "ethics" / "policy.yaml"
@@ -51,7 +52,11 @@ def ruleset() -> RuleSet:
 
 def when(value: str | datetime) -> datetime:
     """An aware datetime from ISO text ("...Z" allowed); naive values are taken as UTC."""
-    t = value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    t = (
+        value
+        if isinstance(value, datetime)
+        else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    )
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
@@ -87,7 +92,9 @@ def with_commercial_consent(ctx: CustomerContext) -> CustomerContext:
     return ctx
 
 
-def usage_history(ctx: CustomerContext, used_mb: list[float], bundle_mb: float = BUNDLE_5GB) -> None:
+def usage_history(
+    ctx: CustomerContext, used_mb: list[float], bundle_mb: float = BUNDLE_5GB
+) -> None:
     """Completed billing cycles February, March, April 2026 with these totals."""
     for i, used in enumerate(used_mb):
         month = 2 + i
@@ -200,3 +207,45 @@ def limits(c: Candidate) -> dict[str, LimitHit]:
 def sent(ctx: CustomerContext, at: str | datetime, rule_id: str, purpose: str = "service") -> None:
     """Remember that a message went to the customer at ``at``."""
     ctx.record_contact(Contact(when(at), rule_id, purpose, "app_inbox"))
+
+
+def catalogue_offer(
+    offer_id: str, *, cost_without: float, cost_with: float, org_delta: float
+) -> OfferChoice:
+    """An offer of a catalogue item at its catalogue price, with the given economics."""
+    item = ruleset().catalogue.item(offer_id)
+    assert item is not None, offer_id
+    recurring = isinstance(item, Bundle)
+    return OfferChoice(
+        offer_id=item.id,
+        kind="bundle" if recurring else "addon",
+        name=item.name,
+        price_eur=item.monthly_eur if isinstance(item, Bundle) else item.price_eur,
+        data_mb=item.data_mb,
+        recurring=recurring,
+        customer_cost_without=cost_without,
+        customer_cost_with=cost_with,
+        org_revenue_delta=org_delta,
+        basis="set by the test",
+    )
+
+
+def with_offer(c: Candidate, offer: OfferChoice) -> Candidate:
+    """The candidate with another offer (as a commercial action), rendered again."""
+    out = dataclasses.replace(c, offer=offer, purpose="commercial")
+    return _rerender(out)
+
+
+def with_rule(c: Candidate, **updates: Any) -> Candidate:
+    """The candidate as if its rule had these settings (e.g. ``data=[..., "health"]``)."""
+    rule = c.rule.rule.model_copy(update=updates)
+    cr = CompiledRule(rule, c.rule.conditions, c.rule.file, c.rule.line)
+    return dataclasses.replace(c, rule=cr)
+
+
+def _rerender(c: Candidate) -> Candidate:
+    rs = ruleset()
+    c.message = rs.templates.render(
+        c.rule.rule.template, c.language, c.channel, template_variables(c, rs)
+    )
+    return c

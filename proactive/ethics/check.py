@@ -113,9 +113,17 @@ class EthicsCheck:
         ]
         overall = a.overall or 0.0
         flags = list(a.value.flags) if a.value else []
+        org_only_blocks = (
+            "organisation_only" in flags and self.policy.value.org_only_effect == "block"
+        )
         misfit = a.value is not None and a.value.alignment < self.policy.value.min_alignment
         if blocks:
             a.verdict = "block"
+        elif org_only_blocks:
+            a.verdict = "block"
+            reasons.append(
+                "value check flag 'organisation_only': the policy blocks actions only the organisation gains from"
+            )
         elif low_block:
             a.verdict = "block"
             reasons += [

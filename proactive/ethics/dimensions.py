@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from proactive.candidates import Candidate
+from proactive.ethics.limits import active_vulnerabilities
 from proactive.ethics.policy import LoadedPolicy
 from proactive.ethics.text import Finding, Readability, readability
 from proactive.rules import RuleSet
@@ -306,7 +307,7 @@ def _known_amounts(c: Candidate) -> set[float]:
 def empathy(c: Candidate, t: TextFacts, lp: LoadedPolicy) -> DimensionScore:
     """Do I feel seen? No selling to people in a hard time; a tone that acknowledges it."""
     s = DimensionScore(1.0)
-    hard = sorted(c.ctx.vulnerabilities)
+    hard = active_vulnerabilities(c, lp.policy)
     acknowledged = bool(t.findings.get("acknowledgement"))
     if hard:
         s.evidence["situation"] = hard

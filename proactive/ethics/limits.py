@@ -52,6 +52,17 @@ class LimitHit:
         }
 
 
+def active_vulnerabilities(c: Candidate, policy: Policy) -> list[str]:
+    """The customer's vulnerabilities still inside the policy's window, at the decision moment."""
+    days = policy.contact.vulnerability_days
+    out = []
+    for kind, since in c.ctx.vulnerabilities.items():
+        window = days.get(kind)
+        if window is None or (c.at.date() - since).days <= window:
+            out.append(kind)
+    return sorted(out)
+
+
 def _in_window(t: time, start: time, end: time) -> bool:
     if start <= end:
         return start <= t < end
@@ -128,14 +139,9 @@ def evaluate_limits(c: Candidate, policy: Policy, ruleset: RuleSet) -> list[Limi
     if c.offer_error:
         hit("offer_in_catalogue", c.offer_error)
     if commercial:
-        days = policy.contact.vulnerability_days
-        for kind, since in ctx.vulnerabilities.items():
-            window = days.get(kind)
-            if window is None or (c.at.date() - since).days <= window:
-                hit(
-                    "no_selling_when_vulnerable",
-                    f"{kind.replace('_', ' ')} known since {since.isoformat()}",
-                )
+        for kind in active_vulnerabilities(c, policy):
+            since = ctx.vulnerabilities[kind].isoformat()
+            hit("no_selling_when_vulnerable", f"{kind.replace('_', ' ')} known since {since}")
         if ctx.open_complaints:
             topics = ", ".join(sorted(ctx.open_complaints.values()))
             hit(

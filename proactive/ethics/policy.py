@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Literal
-from zoneinfo import ZoneInfo
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from proactive.datafile import validate_file
-from proactive.errors import PolicyError
+from proactive.datafile import Located, validate_file
+from proactive.errors import PolicyError, Problem
 from proactive.ethics.text import Lexicon
 
 DIMENSIONS = (
@@ -78,20 +78,31 @@ class Limit(_Strict):
     review_by: date | None = None
 
 
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_zone)]
+
+
 class Window(_Strict):
     start: time
     end: time
 
 
 class OpeningHours(_Strict):
-    days: list[int] = Field(min_length=1)
+    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(min_length=1)
     start: time
     end: time
 
 
 class Contact(_Strict):
     default_quiet_hours: Window
-    default_time_zone: str
+    default_time_zone: TimeZone
     max_per_week: int = Field(ge=0)
     max_commercial_per_week: int = Field(ge=0)
     service_exempt_from_cap: bool = True
@@ -102,7 +113,7 @@ class Contact(_Strict):
 
 class HumanRoute(_Strict):
     phone: str
-    time_zone: str
+    time_zone: TimeZone
     opening_hours: list[OpeningHours]
 
     def is_open(self, at: datetime) -> bool:
@@ -161,7 +172,6 @@ class Values(_Strict):
 class ValuePolicy(_Strict):
     min_alignment: float = Field(default=0.75, ge=0, le=1)
     min_customer_value_eur: float = 0.0
-    allow_cost_increase_if_avoids: float = 0.0
     org_only_effect: Literal["review", "block"] = "review"
 
 
@@ -194,22 +204,28 @@ class Policy(_Strict):
     value: ValuePolicy
     masking: Masking
 
-    @model_validator(mode="after")
-    def _complete(self) -> Policy:
-        missing = set(DIMENSIONS) - set(self.weights)
+    # field validators (not one model validator) so that a problem is reported at the
+    # line of the key it concerns
+    @field_validator("weights")
+    @classmethod
+    def _all_weights(cls, weights: dict[str, float]) -> dict[str, float]:
+        missing = set(DIMENSIONS) - set(weights)
         if missing:
-            raise ValueError(f"weights: missing dimension(s) {sorted(missing)}")
-        if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
+            raise ValueError(f"missing dimension(s) {sorted(missing)}")
+        if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
             raise ValueError("weights must be non-negative and not all zero")
-        ids = [lim.id for lim in self.limits]
+        return weights
+
+    @field_validator("limits")
+    @classmethod
+    def _all_limits(cls, limits: list[Limit]) -> list[Limit]:
+        ids = [lim.id for lim in limits]
         absent = set(LIMIT_IDS) - set(ids)
         if absent:
-            raise ValueError(
-                f"limits: every known limit must be configured; missing {sorted(absent)}"
-            )
+            raise ValueError(f"every known limit must be configured; missing {sorted(absent)}")
         if len(ids) != len(set(ids)):
-            raise ValueError("limits: an id appears twice")
-        return self
+            raise ValueError("an id appears twice")
+        return limits
 
     def limit(self, limit_id: str) -> Limit:
         """The configured limit with this id."""
@@ -229,13 +245,28 @@ class LoadedPolicy:
         self.revision = f"{policy.revision}+{digest[:8]}"
 
 
+def _pattern_problems(policy: Policy, doc: Located) -> list[Problem]:
+    """Every pattern that does not compile, at its own line."""
+    problems = []
+    for category, languages in policy.lexicons.items():
+        for language, patterns in languages.items():
+            for i, pattern in enumerate(patterns):
+                try:
+                    Lexicon.from_mapping({category: {language: [pattern]}})
+                except ValueError as exc:
+                    problems.append(
+                        doc.problem(("lexicons", category, language, i), str(exc), "bad_pattern")
+                    )
+    return problems or [doc.problem(("lexicons",), "the word lists do not compile", "bad_pattern")]
+
+
 def load_policy(path: Path) -> LoadedPolicy:
     """Load and validate ``ethics/policy.yaml``; raise :class:`PolicyError` with every problem."""
     path = Path(path)
     policy, doc = validate_file(path, Policy, PolicyError)
     try:
         lexicon = Lexicon.from_mapping(policy.lexicons)
-    except ValueError as exc:
-        raise PolicyError([doc.problem(("lexicons",), str(exc), "bad_pattern")]) from None
+    except ValueError:
+        raise PolicyError(_pattern_problems(policy, doc)) from None
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return LoadedPolicy(policy, lexicon, digest, path)

@@ -14,8 +14,9 @@ from typing import Any
 
 from proactive.candidates import Candidate
 from proactive.ethics.dimensions import TextFacts
+from proactive.ethics.limits import active_vulnerabilities
 from proactive.ethics.policy import LoadedPolicy
-from proactive.offers import MB_PER_GB
+from proactive.offers import current_bundle
 from proactive.rules import RuleSet
 
 
@@ -93,7 +94,7 @@ def assess_value(c: Candidate, t: TextFacts, lp: LoadedPolicy, ruleset: RuleSet)
         spec = pol.values.customer.get(value)
         if spec is None:
             continue
-        traits = _traits(c)
+        traits = _traits(c, ruleset)
         clash = sorted(set(spec.dislikes) & traits)
         fit = sorted(set(spec.likes) & traits)
         if clash:
@@ -106,7 +107,7 @@ def assess_value(c: Candidate, t: TextFacts, lp: LoadedPolicy, ruleset: RuleSet)
     if "no_hard_sell" in org and (t.findings.get("pressure") or t.findings.get("confirmshaming")):
         v.alignment -= 0.3
         v.reasons.append("pressure is at odds with 'no hard sell'")
-    if "duty_of_care" in org and c.purpose == "commercial" and c.ctx.vulnerabilities:
+    if "duty_of_care" in org and c.purpose == "commercial" and active_vulnerabilities(c, pol):
         v.alignment -= 0.4
         v.reasons.append("selling to a vulnerable customer is at odds with 'duty of care'")
     if (
@@ -140,18 +141,19 @@ def assess_value(c: Candidate, t: TextFacts, lp: LoadedPolicy, ruleset: RuleSet)
     return v
 
 
-def _traits(c: Candidate) -> set[str]:
+def _traits(c: Candidate, ruleset: RuleSet) -> set[str]:
     traits: set[str] = set()
     if c.purpose == "commercial":
         traits.add("commercial")
     if c.offer is not None:
         if c.offer.customer_value < 0:
             traits.add("cost_increase")
-        current = c.facts.get("usage__bundle_gb")
+        current = current_bundle(ruleset.catalogue, c.ctx)
         if (
-            c.offer.data_mb is not None
-            and current is not None
-            and c.offer.data_mb / MB_PER_GB < current
+            current is not None
+            and current.data_mb is not None
+            and c.offer.data_mb is not None
+            and c.offer.data_mb < current.data_mb
         ):
             traits.add("smaller_bundle")
     if c.purpose != "service" and {"location", "life_event"} & set(c.rule.rule.data):

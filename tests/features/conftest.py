@@ -1,3 +1,0 @@
-"""Gherkin scenarios of rules/ and ethics/, with the shipped step library."""
-
-pytest_plugins = ["proactive.steps"]
