@@ -579,7 +579,7 @@ def _parser() -> argparse.ArgumentParser:
         "--controller-port",
         type=int,
         default=None,
-        help="KRaft controller port (default: port + 1; keep it stable for a data dir)",
+        help="KRaft controller port (default: port + 1)",
     )
     down = sub.add_parser("down", help="stop the broker started by 'up'")
     for p in (up, down):

@@ -185,7 +185,11 @@ def _candidate(
     )
     try:
         cand.message = ruleset.templates.render(
-            cr.rule.template, language, channel, template_variables(cand, ruleset)
+            cr.rule.template,
+            language,
+            channel,
+            template_variables(cand, ruleset),
+            ctx.time_zone or policy.contact.default_time_zone,
         )
     except Exception as exc:  # any template failure blocks this candidate (fail closed)
         cand.render_error = str(exc)

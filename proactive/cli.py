@@ -152,19 +152,143 @@ def main(
 
 @main.command()
 @click.option(
-    "--source", default="-", show_default=True, help="JSONL file of CloudEvents, or - for stdin"
+    "--source", default=None, help="JSONL file of CloudEvents, or - for stdin (embedded default)"
 )
 @click.option(
-    "--out", "out", type=click.Path(path_type=Path), required=True, help="Output directory"
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output directory (embedded default)",
 )
+@click.option(
+    "--bootstrap-servers",
+    default=None,
+    envvar="PROACTIVE_BOOTSTRAP_SERVERS",
+    help="Run as a Kafka service: HOST:PORT[,HOST:PORT]",
+)
+@click.option(
+    "--group",
+    "group_id",
+    default="proactive-engine",
+    show_default=True,
+    envvar="PROACTIVE_GROUP_ID",
+    help="Kafka consumer group",
+)
+@click.option(
+    "--instance-id",
+    default=None,
+    envvar="PROACTIVE_INSTANCE_ID",
+    help="Stable id of this engine instance (transactional id); default: host name",
+)
+@click.option(
+    "--store",
+    "store_url",
+    default=None,
+    envvar="PROACTIVE_STORE_URL",
+    help="SQLAlchemy URL of the context store (PostgreSQL to scale out)",
+)
+@click.option(
+    "--until-idle",
+    type=float,
+    default=None,
+    help="Kafka: commit and exit after this many seconds without events",
+)
+@click.option("--events-topic", default="customer-events", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON")
 @click.pass_obj
-def run(settings: Any, source: str, out: Path, as_json: bool) -> None:
-    """Process events from a file or stdin (the embedded default: no Kafka)."""
+def run(
+    settings: Any,
+    source: str | None,
+    out: Path | None,
+    bootstrap_servers: str | None,
+    group_id: str,
+    instance_id: str | None,
+    store_url: str | None,
+    until_idle: float | None,
+    events_topic: str,
+    as_json: bool,
+) -> None:
+    """Process events: from a file or stdin (embedded), or from Kafka (--bootstrap-servers)."""
+    if store_url:
+        settings = settings.model_copy(update={"store_url": store_url})
+    if bootstrap_servers:
+        _run_kafka(
+            settings,
+            bootstrap_servers,
+            group_id,
+            instance_id,
+            until_idle,
+            events_topic,
+            out,
+            as_json,
+        )
+        return
+    if out is None:
+        _fail("--out DIR is required (or --bootstrap-servers to run on Kafka)")
+        return
+    source = source or "-"
     if source != "-" and not Path(source).exists():
         _fail(f"no such event file: {source}")
     summary = _process(settings, out, read_lines(source), None, as_json)
     _report(summary, out, as_json)
+
+
+def _run_kafka(
+    settings: Any,
+    bootstrap: str,
+    group_id: str,
+    instance_id: str | None,
+    until_idle: float | None,
+    events_topic: str,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    from proactive.kafka_service import KafkaService, KafkaSettings, Topics
+
+    try:
+        engine = open_engine(settings, out or Path("out/kafka"))
+    except DataFileError as exc:
+        _fail(f"refused: the rule set or policy has {len(exc.problems)} problem(s):\n{exc}")
+        return
+    service = KafkaService(
+        engine,
+        KafkaSettings(
+            bootstrap=bootstrap,
+            group_id=group_id,
+            instance_id=instance_id or "",
+            topics=Topics(events=events_topic),
+            max_batch=settings.batch_size,
+        ),
+    )
+    service.install_signal_handlers()
+    summary = service.run(until_idle=until_idle)
+    engine.outputs.close()
+    engine.store.close()
+    if as_json:
+        d = summary.as_dict()
+        d["transactions"] = service.transactions
+        click.echo(json.dumps(d, indent=2))
+    else:
+        _summary_table(summary, Console(width=160))
+
+
+@main.group()
+def topics() -> None:
+    """Kafka topics."""
+
+
+@topics.command(name="create")
+@click.option("--bootstrap-servers", required=True, envvar="PROACTIVE_BOOTSTRAP_SERVERS")
+@click.option("--partitions", default=3, show_default=True, type=click.IntRange(1))
+def topics_create(bootstrap_servers: str, partitions: int) -> None:
+    """Create customer-events, proactive-notifications, proactive-decisions, proactive-dead-letter."""
+    from proactive.kafka_service import Topics, create_topics
+
+    names = Topics()
+    created = create_topics(bootstrap_servers, names, partitions)
+    for name in names.all():
+        click.echo(f"{name}: {'created' if name in created else 'exists'}")
 
 
 @main.command()

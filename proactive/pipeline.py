@@ -180,6 +180,9 @@ class Engine:
         self._heads: dict[str, tuple[int, str]] = {}
         self._committed_heads: dict[str, tuple[int, str]] = {}
         self._stream_time: datetime | None = None
+        self.owned_chains: set[str] | None = None
+        """Chains whose deferred messages this engine releases (None: all; the Kafka
+        service sets the chains of its assigned partitions)."""
 
     # -- driving -----------------------------------------------------------------------
 
@@ -201,11 +204,14 @@ class Engine:
         """Process one batch and commit it (store first, then the sinks)."""
         self.commit(self.prepare(raws))
 
-    def prepare(self, raws: list[RawEvent], release_until: datetime | None = None) -> Prepared:
+    def prepare(
+        self, raws: list[RawEvent], release_until: datetime | None = None, *, release: bool = True
+    ) -> Prepared:
         """Process one batch without committing it.
 
         Deferred messages due by ``release_until`` (default: the stream time, the
-        newest event time seen) are checked again and released in the same batch.
+        newest event time seen) are checked again and released in the same batch,
+        unless ``release`` is false (a replay that only rebuilds state).
         """
         out = Prepared()
         events: list[tuple[Event, str]] = []
@@ -230,7 +236,7 @@ class Engine:
             self._handle(ev, out, chain)
             self.latencies.append(time.perf_counter() - started)
         until = release_until or self._stream_time
-        if until is not None:
+        if release and until is not None:
             self.release_due(until, out)
         return out
 
@@ -258,6 +264,15 @@ class Engine:
                 self._heads[chain] = self._committed_heads[chain]
             else:
                 self._heads.pop(chain, None)
+
+    def forget_all(self) -> None:
+        """Drop every cached context and chain head (they are read again from the store).
+
+        Called when partitions move to another engine, or after a connection failure.
+        """
+        self._cache.clear()
+        self._heads.clear()
+        self._committed_heads.clear()
 
     def finish(self, until: datetime | None = None) -> Summary:
         """Release what is due (by ``until``, default the stream time) and return the summary."""
@@ -452,6 +467,7 @@ class Engine:
                 {
                     "decision_id": rec["decision_id"],
                     "customer_id": c.ctx.customer_id,
+                    "chain": chain,
                     "due_at": j.assessment.deliver_at,
                     "candidate": _dumps(
                         {
@@ -482,8 +498,16 @@ class Engine:
 
     def release_due(self, until: datetime, out: Prepared) -> None:
         """Check again, and send, deferred messages due at ``until`` (stream time)."""
-        due = self.store.due_deferred(until)
-        fresh = [d for d in out.batch.deferred if d["due_at"] <= until and d["status"] == "pending"]
+        until = until.astimezone(UTC)
+        owned = self.owned_chains
+        due = self.store.due_deferred(until, owned)
+        fresh = [
+            d
+            for d in out.batch.deferred
+            if d["due_at"] <= until
+            and d["status"] == "pending"
+            and (owned is None or d["chain"] in owned)
+        ]
         items = [
             *due,
             *(

@@ -4,7 +4,7 @@ Templates live in ``rules/templates/*.yaml``: one file per message, every langua
 (nl, en) and channel (sms, email, push, app_inbox) together, plus the one-line
 reason ("you get this because …"). ``_common.yaml`` holds the decline route and the
 human route every message carries. Templates are untrusted input: they run in a
-:class:`~jinja2.sandbox.SandboxedEnvironment` with :class:`~jinja2.StrictUndefined`,
+:class:`~jinja2.sandbox.ImmutableSandboxedEnvironment` with :class:`~jinja2.StrictUndefined`,
 so a typo is an error, never an empty string sent to a customer.
 
 SMS length is counted the way networks bill it: GSM-7 septets (extension characters
@@ -21,12 +21,13 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from gsm0338.charset import BASIC_CHARACTER_SET, BASIC_CHARACTER_SET_EXTENSION
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from proactive.datafile import Located, load_located, validation_problems
@@ -133,8 +134,8 @@ def _num(value: float, digits: int, language: str) -> str:
     return str(format_decimal(round(value, digits), locale=_LOCALES[language]))
 
 
-def _make_env() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+def _make_env() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
         undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
     )
     return env
@@ -192,15 +193,23 @@ class Templates:
         return out
 
     def render(
-        self, template_id: str, language: Language, channel: Channel, variables: Mapping[str, Any]
+        self,
+        template_id: str,
+        language: Language,
+        channel: Channel,
+        variables: Mapping[str, Any],
+        time_zone: str = "Europe/Amsterdam",
     ) -> Rendered:
-        """Render one message; raise :class:`RenderError` on any template failure."""
+        """Render one message; raise :class:`RenderError` on any template failure.
+
+        Times are shown in ``time_zone`` (the customer's).
+        """
         t = self._t.get(template_id)
         if t is None or (language, channel) not in t.body:
             raise RenderError(f"template {template_id!r} has no {language}/{channel} text")
         ctx = dict(variables)
         ctx["eur"] = lambda v: _eur(float(v), language)
-        ctx["date"] = lambda d, fmt="d MMMM": _fmt_date(d, fmt, language)
+        ctx["date"] = lambda d, fmt="d MMMM": _fmt_date(d, fmt, language, time_zone)
         ctx["num"] = lambda n, digits=1: _num(float(n), digits, language)
         ctx["support"] = self.common.support
         ctx["links"] = self.common.links
@@ -244,16 +253,19 @@ def _sms_safe(text: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _fmt_date(value: date | datetime | str, fmt: str, language: str) -> str:
+def _fmt_date(value: date | datetime | str, fmt: str, language: str, time_zone: str) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            # the customer reads the time on their own clock
+            value = value.astimezone(ZoneInfo(time_zone))
         return str(format_datetime(value, fmt, locale=_LOCALES[language]))
     return str(format_date(value, fmt, locale=_LOCALES[language]))
 
 
 def _compile(
-    env: SandboxedEnvironment,
+    env: ImmutableSandboxedEnvironment,
     source: str,
     doc: Located,
     loc: tuple[int | str, ...],

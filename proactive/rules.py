@@ -23,7 +23,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -196,6 +196,13 @@ def parse_condition(text: str) -> Condition:
         items = value
     else:
         items = [value]
+    if spec.type is date:
+        # dates compare as ISO text (YYYY-MM-DD sorts like the date itself)
+        try:
+            converted = [date.fromisoformat(str(v)).isoformat() for v in items]
+        except ValueError:
+            raise ValueError(f"{fact} is a date; write it as YYYY-MM-DD in {text!r}") from None
+        return Condition(text, fact, op, converted if op in ("in", "not in") else converted[0])
     for item in items:
         if spec.type in (int, float):
             if not isinstance(item, int | float) or isinstance(item, bool):
@@ -390,6 +397,28 @@ def _check_rule(
     return conditions, problems
 
 
+def _check_raw(
+    item: Any, doc: Located, loc: tuple[int | str, ...], templates: Templates | None
+) -> list[Problem]:
+    """Checks that still make sense on a rule that failed validation (conditions, template)."""
+    if not isinstance(item, dict):
+        return []
+    problems = []
+    when = item.get("when")
+    for i, text in enumerate(when if isinstance(when, list) else []):
+        if isinstance(text, str):
+            try:
+                parse_condition(text)
+            except ValueError as exc:
+                problems.append(doc.problem((*loc, "when", i), str(exc), "bad_condition"))
+    template = item.get("template")
+    if templates is not None and isinstance(template, str) and template not in templates.ids():
+        problems.append(
+            doc.problem((*loc, "template"), f"unknown template {template!r}", "unknown_template")
+        )
+    return problems
+
+
 def load_ruleset(directory: Path) -> RuleSet:
     """Load, validate and compile a rule directory; raise :class:`RuleFileError` with every problem.
 
@@ -426,13 +455,25 @@ def load_ruleset(directory: Path) -> RuleSet:
         except RuleFileError as exc:
             problems += exc.problems
             continue
-        try:
-            rule_file = RuleFile.model_validate(doc.data or {})
-        except ValidationError as exc:
-            problems += validation_problems(doc, exc)
-            continue
-        for i, rule in enumerate(rule_file.rules):
+        data = doc.data if doc.data is not None else {}
+        items = data.get("rules") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or set(data) - {"rules"} or not isinstance(items, list):
+            # the file's shape is wrong: report it as the model sees it
+            try:
+                RuleFile.model_validate(data)
+            except ValidationError as exc:
+                problems += validation_problems(doc, exc)
+            if not isinstance(items, list):
+                continue
+        for i, item in enumerate(items):
             loc: tuple[int | str, ...] = ("rules", i)
+            # each rule on its own, so one rule's mistake does not hide another's
+            try:
+                rule = Rule.model_validate(item)
+            except ValidationError as exc:
+                problems += validation_problems(doc, exc, loc)
+                problems += _check_raw(item, doc, loc, templates)
+                continue
             if rule.id in seen:
                 problems.append(
                     doc.problem(

@@ -198,18 +198,12 @@ def test_payload_schema_violation_names_the_field(line: str, field: str) -> None
     assert field in err.detail
 
 
-def test_cycle_end_before_cycle_start_is_refused() -> None:
-    """A billing cycle that ends before it starts is a schema violation on ``cycle_end``."""
-    err = refused(with_data("usage.data", cycle_start="2026-06-01", cycle_end="2026-05-01"))
+@pytest.mark.parametrize("end", ["2026-05-01", "2026-05-31"])
+def test_cycle_end_not_after_cycle_start_is_refused(end: str) -> None:
+    """A billing cycle that ends before (or when) it starts is a violation on ``cycle_end``."""
+    err = refused(with_data("usage.data", cycle_start="2026-05-31", cycle_end=end))
     assert err.reason == "schema_violation"
     assert "data.cycle_end" in err.detail
-
-
-def test_cycle_of_zero_length_is_refused() -> None:
-    """``cycle_end`` equal to ``cycle_start`` is refused too (it must be after)."""
-    err = refused(with_data("usage.data", cycle_start="2026-05-01", cycle_end="2026-05-01"))
-    assert err.reason == "schema_violation"
-    assert "cycle_end" in err.detail
 
 
 @pytest.mark.parametrize("when", ["2026-05-20T10:00:00", "2026-05-20 10:00"])
@@ -230,18 +224,14 @@ def test_missing_envelope_attribute_is_named(attr: str) -> None:
     assert attr in err.detail
 
 
-def test_wrong_specversion_is_refused() -> None:
-    """Only CloudEvents 1.0 is accepted."""
-    err = refused(json.dumps(cloudevent("usage.data", specversion="0.3")))
+@pytest.mark.parametrize(
+    ("attr", "value"), [("specversion", "0.3"), ("subject", ""), ("id", ""), ("time", "tomorrow")]
+)
+def test_bad_envelope_value_is_named(attr: str, value: str) -> None:
+    """CloudEvents 1.0 only, a non-empty customer id and event id, a real timestamp."""
+    err = refused(json.dumps(cloudevent("usage.data", **{attr: value})))
     assert err.reason == "schema_violation"
-    assert "specversion" in err.detail
-
-
-def test_empty_subject_is_refused() -> None:
-    """The customer id (``subject``) may not be empty: it is the partition key."""
-    err = refused(json.dumps(cloudevent("usage.data", subject="")))
-    assert err.reason == "schema_violation"
-    assert "subject" in err.detail
+    assert err.detail.startswith(attr)
 
 
 def test_oversized_event_is_refused_before_parsing() -> None:

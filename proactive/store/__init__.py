@@ -145,15 +145,17 @@ class ContextStore:
             return {(r[0], r[1]): r[2] for r in rows}
 
     def due_deferred(
-        self, until: datetime, customer_ids: Iterable[str] | None = None
+        self, until: datetime, chains: Iterable[str] | None = None
     ) -> list[dict[str, Any]]:
         """Deferred messages whose time has come, oldest first."""
         t = schema.deferred
+        # SQLite compares stored timestamps as text: every time in this store is UTC
+        until = until.astimezone(UTC)
         q = select(t.c.decision_id, t.c.customer_id, t.c.due_at, t.c.candidate).where(
             t.c.status == "pending", t.c.due_at <= until
         )
-        if customer_ids is not None:
-            q = q.where(t.c.customer_id.in_(list(customer_ids)))
+        if chains is not None:
+            q = q.where(t.c.chain.in_(list(chains)))
         with self.engine.connect() as conn:
             rows = conn.execute(q.order_by(t.c.due_at, t.c.decision_id)).all()
         return [
@@ -210,11 +212,11 @@ class ContextStore:
                     ]
                     self._bulk(conn, self._upsert_customers(), rows)
                 if batch.decisions:
-                    conn.execute(schema.decisions.insert(), batch.decisions)
+                    conn.execute(schema.decisions.insert(), _utc(batch.decisions))
                 if batch.contacts:
-                    conn.execute(schema.contacts.insert(), batch.contacts)
+                    conn.execute(schema.contacts.insert(), _utc(batch.contacts))
                 if batch.deferred:
-                    conn.execute(schema.deferred.insert(), batch.deferred)
+                    conn.execute(schema.deferred.insert(), _utc(batch.deferred))
                 for decision_id, status in batch.deferred_closed:
                     conn.execute(
                         update(schema.deferred)
@@ -222,9 +224,9 @@ class ContextStore:
                         .values(status=status)
                     )
                 if batch.reviews:
-                    conn.execute(schema.review_queue.insert(), batch.reviews)
+                    conn.execute(schema.review_queue.insert(), _utc(batch.reviews))
                 if batch.dead_letters:
-                    conn.execute(schema.dead_letters.insert(), batch.dead_letters)
+                    conn.execute(schema.dead_letters.insert(), _utc(batch.dead_letters))
                 for chain, (seq, digest) in batch.chains.items():
                     conn.execute(self._upsert_chain(), {"chain": chain, "seq": seq, "hash": digest})
                 for (group, topic, partition), offset in batch.offsets.items():
@@ -310,6 +312,21 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _utc(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with every aware time converted to UTC.
+
+    SQLAlchemy's SQLite DateTime drops the offset; storing UTC keeps the instant.
+    """
+    out = []
+    for row in rows:
+        fixed = {
+            k: v.astimezone(UTC) if isinstance(v, datetime) and v.tzinfo is not None else v
+            for k, v in row.items()
+        }
+        out.append(fixed)
+    return out
 
 
 def _aware(value: datetime) -> datetime:

@@ -71,6 +71,8 @@ deferred = Table(
     metadata,
     Column("decision_id", String(64), primary_key=True),
     Column("customer_id", String(64), nullable=False, index=True),
+    # the decision chain (stream) the message belongs to: its owner releases it
+    Column("chain", String(64), nullable=False, index=True),
     Column("due_at", DateTime(timezone=True), nullable=False, index=True),
     Column("candidate", Text, nullable=False),
     Column("status", String(16), nullable=False),
@@ -109,7 +111,7 @@ consumer_offsets = Table(
 chain_head = Table(
     "chain_head",
     metadata,
-    Column("chain", String(32), primary_key=True),
+    Column("chain", String(64), primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
 )

@@ -60,6 +60,7 @@ def upgrade() -> None:
         "deferred",
         sa.Column("decision_id", sa.String(64), primary_key=True),
         sa.Column("customer_id", sa.String(64), nullable=False, index=True),
+        sa.Column("chain", sa.String(64), nullable=False, index=True),
         sa.Column("due_at", TZ, nullable=False, index=True),
         sa.Column("candidate", sa.Text, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
@@ -89,7 +90,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "chain_head",
-        sa.Column("chain", sa.String(32), primary_key=True),
+        sa.Column("chain", sa.String(64), primary_key=True),
         sa.Column("seq", sa.Integer, nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
     )

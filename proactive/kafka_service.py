@@ -1,0 +1,361 @@
+"""The Kafka service: consume → decide → produce, exactly once, on a real broker.
+
+One loop per engine process, in a consumer group on ``customer-events``:
+
+1. ``poll`` a batch (``read_committed``);
+2. ``Engine.prepare`` it — decisions, notifications, dead letters and the state
+   changes, nothing committed yet; deferred messages of this engine's partitions
+   that are due (wall clock) are checked again and released in the same batch;
+3. in **one Kafka transaction**: produce the outputs and ``send_offsets_to_transaction``
+   the consumed offsets, then commit;
+4. commit the state to the store, with the next offset of every partition.
+
+Why this order, and what a crash between 3 and 4 does: the Kafka transaction is the
+point of no return for what others see. If the process dies after it but before the
+store commit, the store's offsets for those partitions lag Kafka's committed offsets.
+On assignment the service compares both; the records in between are processed again
+in *state-only* mode (nothing produced, nothing released) — processing is
+deterministic (event time, deterministic ids), so the store ends exactly where an
+uninterrupted run would be, and every output was produced exactly once. If the Kafka
+transaction fails, it is aborted, the engine forgets the prepared batch (its
+contexts are re-read from the store) and the partitions are re-sought.
+
+Events arrive in structured mode (a CloudEvents JSON value) or binary mode (the
+``data`` as value, attributes in ``ce_*`` headers); both are accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from proactive.pipeline import Engine, Prepared, RawEvent, Summary
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names (configurable)."""
+
+    events: str = "customer-events"
+    notifications: str = "proactive-notifications"
+    decisions: str = "proactive-decisions"
+    dead_letter: str = "proactive-dead-letter"
+
+    def all(self) -> list[str]:
+        return [self.events, self.notifications, self.decisions, self.dead_letter]
+
+
+def create_topics(bootstrap: str, topics: Topics, partitions: int = 3) -> list[str]:
+    """Create the four topics (events with ``partitions``); existing ones are left alone."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="proactive-admin")
+    created = []
+    try:
+        for name in topics.all():
+            try:
+                admin.create_topics([NewTopic(name, partitions, 1)])
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+    return created
+
+
+def _binary_to_structured(value: bytes | None, headers: list[tuple[str, bytes]]) -> bytes | None:
+    """A binary-mode CloudEvent (``ce_*`` headers + data) as structured JSON, else None."""
+    attrs = {k[3:]: v.decode("utf-8", "replace") for k, v in headers if k.startswith("ce_")}
+    if "specversion" not in attrs:
+        return None
+    try:
+        data = orjson.loads(value) if value else None
+    except orjson.JSONDecodeError:
+        data = (value or b"").decode("utf-8", "replace")
+    event: dict[str, Any] = dict(attrs)
+    event["data"] = data
+    return orjson.dumps(event)
+
+
+@dataclass
+class KafkaSettings:
+    """How the service talks to Kafka."""
+
+    bootstrap: str
+    group_id: str = "proactive-engine"
+    instance_id: str = ""
+    topics: Topics = Topics()
+    max_batch: int = 500
+    poll_timeout_ms: int = 500
+    transaction_timeout_ms: int = 15_000
+
+    def transactional_id(self) -> str:
+        # stable per instance: a restarted instance fences its predecessor's open
+        # transaction at once instead of waiting for it to time out
+        return f"{self.group_id}-{self.instance_id or socket.gethostname()}"
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, service: KafkaService) -> None:
+        self.service = service
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.service._revoked(set(revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.service._assigned(set(assigned))
+
+
+class KafkaService:
+    """Runs an :class:`Engine` as a member of a consumer group."""
+
+    def __init__(self, engine: Engine, settings: KafkaSettings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.topics = settings.topics
+        self._stop = threading.Event()
+        self._recover: set[TopicPartition] = set()
+        self._replay_until: dict[TopicPartition, int] = {}
+        self.consumer: KafkaConsumer | None = None
+        self.producer: KafkaProducer | None = None
+        self.transactions = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def stop(self, *_: Any) -> None:
+        """Ask the loop to finish its current batch and leave (SIGTERM/SIGINT)."""
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        """Stop gracefully on SIGTERM and SIGINT."""
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def _connect(self) -> None:
+        s = self.settings
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=s.bootstrap,
+            group_id=s.group_id,
+            client_id=f"{s.transactional_id()}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=s.max_batch,
+            reconnect_backoff_max_ms=2000,
+        )
+        self.consumer.subscribe([self.topics.events], listener=_Rebalance(self))
+        self.producer = KafkaProducer(
+            bootstrap_servers=s.bootstrap,
+            client_id=f"{s.transactional_id()}-producer",
+            transactional_id=s.transactional_id(),
+            enable_idempotence=True,
+            acks="all",
+            transaction_timeout_ms=s.transaction_timeout_ms,
+            reconnect_backoff_max_ms=2000,
+        )
+        self.producer.init_transactions()
+
+    def close(self) -> None:
+        """Close consumer and producer (no offsets are committed outside transactions)."""
+        if self.consumer is not None:
+            try:
+                self.consumer.close(autocommit=False)
+            except Exception:  # closing a consumer of a dead broker may fail; we are leaving
+                log.warning("consumer did not close cleanly", exc_info=True)
+        if self.producer is not None:
+            try:
+                self.producer.close(timeout=5)
+            except Exception:
+                log.warning("producer did not close cleanly", exc_info=True)
+
+    # -- rebalance ---------------------------------------------------------------------
+
+    def _chain(self, tp: TopicPartition) -> str:
+        return f"{tp.topic}-{tp.partition}"
+
+    def _revoked(self, revoked: set[TopicPartition]) -> None:
+        # no batch is in flight during poll(): work is prepared only after poll returns.
+        # Another engine may now change these customers: forget what we cached.
+        self.engine.forget_all()
+        self._recover -= revoked
+        for tp in revoked:
+            self._replay_until.pop(tp, None)
+        self._owned_changed()
+        log.info("partitions revoked: %s", sorted(p.partition for p in revoked))
+
+    def _assigned(self, assigned: set[TopicPartition]) -> None:
+        self._recover |= assigned
+        self._owned_changed()
+        log.info("partitions assigned: %s", sorted(p.partition for p in assigned))
+
+    def _owned_changed(self) -> None:
+        assert self.consumer is not None
+        self.engine.owned_chains = {self._chain(tp) for tp in self.consumer.assignment()}
+
+    def _recover_partitions(self) -> None:
+        """Align each newly assigned partition with the store (see the module docstring)."""
+        assert self.consumer is not None
+        stored = self.engine.store.offsets(self.settings.group_id)
+        for tp in sorted(self._recover, key=lambda t: t.partition):
+            committed = self.consumer.committed(tp)
+            db_next = stored.get((tp.topic, tp.partition))
+            if committed is None and db_next is None:
+                continue  # a fresh partition: auto_offset_reset applies
+            if db_next is None:
+                # state never stored for this partition: rebuild it from the log
+                self.consumer.seek_to_beginning(tp)
+                self._replay_until[tp] = committed or 0
+            elif committed is not None and db_next < committed:
+                self.consumer.seek(tp, db_next)
+                self._replay_until[tp] = committed
+            else:
+                self.consumer.seek(tp, committed if committed is not None else db_next)
+            if tp in self._replay_until:
+                log.warning(
+                    "partition %s: store at %s, Kafka at %s: rebuilding state for the gap",
+                    tp.partition,
+                    db_next,
+                    committed,
+                )
+        self._recover.clear()
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self, until_idle: float | None = None) -> Summary:
+        """Consume until stopped (or idle for ``until_idle`` seconds); return the summary."""
+        idle_since = time.monotonic()
+        connected = False
+        while not self._stop.is_set():
+            try:
+                if not connected:
+                    self._connect()
+                    connected = True
+                assert self.consumer is not None
+                polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
+                if self._recover:
+                    # records fetched before alignment are dropped; they are fetched again
+                    self._recover_partitions()
+                    continue
+                records = [
+                    r for tp in sorted(polled, key=lambda t: t.partition) for r in polled[tp]
+                ]
+                if records:
+                    self._process(records)
+                    idle_since = time.monotonic()
+                elif self._release_due():
+                    idle_since = time.monotonic()
+                elif until_idle is not None and time.monotonic() - idle_since >= until_idle:
+                    break
+            except KafkaError:
+                log.warning("Kafka error; reconnecting", exc_info=True)
+                self.engine.forget_all()
+                self.close()
+                connected = False
+                self.consumer = self.producer = None
+                time.sleep(1)
+        self.close()
+        return self.engine.summary
+
+    def _raws(self, records: Iterable[Any]) -> list[RawEvent]:
+        raws: list[RawEvent] = []
+        for r in records:
+            value = r.value
+            headers = list(r.headers or [])
+            if headers:
+                structured = _binary_to_structured(value, headers)
+                if structured is not None:
+                    value = structured
+            tp = TopicPartition(r.topic, r.partition)
+            raws.append((value or b"", f"{r.topic}/{r.partition}@{r.offset}", self._chain(tp)))
+        return raws
+
+    def _process(self, records: list[Any]) -> None:
+        replay = [
+            r
+            for r in records
+            if r.offset < self._replay_until.get(TopicPartition(r.topic, r.partition), -1)
+        ]
+        live = [r for r in records if r not in replay] if replay else records
+        if replay:
+            prepared = self.engine.prepare(self._raws(replay), release=False)
+            prepared.batch.offsets = self._next_offsets(replay)
+            self.engine.commit(prepared, sinks=False)
+            for tp, nxt in self._next_offsets_tp(replay).items():
+                if nxt >= self._replay_until.get(tp, 0):
+                    self._replay_until.pop(tp, None)
+        if live:
+            prepared = self.engine.prepare(self._raws(live), release_until=datetime.now(UTC))
+            prepared.batch.offsets = self._next_offsets(live)
+            self._transact(prepared, self._next_offsets_tp(live))
+
+    def _release_due(self) -> bool:
+        """Release deferred messages that fell due while no events came; True if any."""
+        if not self.engine.owned_chains:
+            return False
+        prepared = self.engine.prepare([], release_until=datetime.now(UTC))
+        if not prepared.decisions:
+            return False
+        self._transact(prepared, {})
+        return True
+
+    def _transact(self, prepared: Prepared, offsets: dict[TopicPartition, int]) -> None:
+        assert self.producer is not None and self.consumer is not None
+        p = self.producer
+        try:
+            p.begin_transaction()
+            for rec in prepared.decisions:
+                p.send(
+                    self.topics.decisions, key=rec["customer_id"].encode(), value=orjson.dumps(rec)
+                )
+            for note in prepared.notifications:
+                p.send(
+                    self.topics.notifications,
+                    key=note["subject"].encode(),
+                    value=orjson.dumps(note),
+                    headers=[("content-type", b"application/cloudevents+json")],
+                )
+            for dl in prepared.dead_letters:
+                p.send(self.topics.dead_letter, value=orjson.dumps(dl))
+            if offsets:
+                p.send_offsets_to_transaction(
+                    {tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()},
+                    self.consumer.group_metadata(),
+                )
+            p.commit_transaction()
+        except KafkaError:
+            log.warning("transaction failed; aborting and re-reading", exc_info=True)
+            try:
+                p.abort_transaction()
+            except KafkaError:
+                log.warning("abort failed", exc_info=True)
+            self.engine.rollback(prepared)
+            self._recover |= set(offsets)
+            raise
+        self.transactions += 1
+        # the outputs are out: now the state, with the offsets it reached
+        self.engine.commit(prepared, sinks=False)
+
+    def _next_offsets_tp(self, records: Iterable[Any]) -> dict[TopicPartition, int]:
+        out: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            out[tp] = max(out.get(tp, 0), r.offset + 1)
+        return out
+
+    def _next_offsets(self, records: Iterable[Any]) -> dict[tuple[str, str, int], int]:
+        g = self.settings.group_id
+        return {(g, tp.topic, tp.partition): o for tp, o in self._next_offsets_tp(records).items()}
