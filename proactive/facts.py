@@ -136,19 +136,27 @@ def key(name: str) -> str:
 
 
 def _usage(event: Event, ctx: CustomerContext) -> dict[str, Any]:
-    o = usage_outlook(ctx, event.time)
     cur = ctx.current_cycle()
-    if o is None or cur is None:
+    if cur is None:
         return {}
     return {
-        "usage__pct_used": round(o.pct_used, 4),
-        "usage__used_gb": round(o.used_mb / MB_PER_GB, 3),
-        "usage__bundle_gb": round(o.bundle_mb / MB_PER_GB, 3),
-        "usage__projected_pct": round(o.projected_mb / o.bundle_mb, 4),
+        "usage__pct_used": round(cur.used_mb / cur.bundle_mb, 4),
+        "usage__used_gb": round(cur.used_mb / MB_PER_GB, 3),
+        "usage__bundle_gb": round(cur.bundle_mb / MB_PER_GB, 3),
         "usage__days_left": max(0, (cur.cycle_end - event.time.date()).days),
+        "usage__cycles_seen": len(ctx.cycles),
+    }
+
+
+def _usage_outlook(event: Event, ctx: CustomerContext) -> dict[str, Any]:
+    # projection and history: dearer than the plain usage facts, so its own group
+    o = usage_outlook(ctx, event.time)
+    if o is None:
+        return {}
+    return {
+        "usage__projected_pct": round(o.projected_mb / o.bundle_mb, 4),
         "usage__structural_need": o.structural_need,
         "usage__spike": o.spike,
-        "usage__cycles_seen": o.cycles_seen,
     }
 
 
@@ -216,6 +224,7 @@ def _data(event: Event, ctx: CustomerContext) -> dict[str, Any]:
 
 GROUPS: dict[str, Callable[[Event, CustomerContext], dict[str, Any]]] = {
     "usage": _usage,
+    "usage_outlook": _usage_outlook,
     "billing": _billing,
     "customer": _customer,
     "roaming": _roaming,
@@ -224,6 +233,15 @@ GROUPS: dict[str, Callable[[Event, CustomerContext], dict[str, Any]]] = {
     "data": _data,
 }
 """Fact groups by the first part of a fact name; each computed only when needed."""
+
+
+_OUTLOOK = {"usage.projected_pct", "usage.structural_need", "usage.spike"}
+ALL_GROUPS = frozenset(GROUPS)
+
+
+def group_of(fact: str) -> str:
+    """The group that computes a fact."""
+    return "usage_outlook" if fact in _OUTLOOK else fact.split(".")[0]
 
 
 def build_facts(event: Event, ctx: CustomerContext, groups: frozenset[str]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from proactive.ethics.check import Assessment, EthicsCheck
 from proactive.ethics.limits import COMMERCIAL_ONLY
 from proactive.ethics.policy import DIMENSIONS
 from proactive.events import Event, event_from_dict, parse_event
-from proactive.facts import build_facts
+from proactive.facts import ALL_GROUPS, build_facts
 from proactive.logs import mask
 from proactive.metrics import Metrics
 from proactive.notifications import build_notification
@@ -302,6 +302,10 @@ class Engine:
     def _decide(self, ev: Event, ctx: CustomerContext, out: Prepared, chain: str) -> None:
         facts = build_facts(ev, ctx, self.ruleset.groups_by_type[ev.type])
         fired = self.ruleset.engine.match(facts)
+        if not fired:
+            return
+        # candidates and their check may use any fact, not only those the rules tested
+        facts = build_facts(ev, ctx, ALL_GROUPS)
         judged: list[_Judged] = []
         for rule_id in fired:
             cr = self._rules[rule_id]
@@ -537,7 +541,7 @@ class Engine:
                 )
                 continue
             ev = event_from_dict(spec["event"])
-            facts = build_facts(ev, ctx, self.ruleset.groups_by_type.get(ev.type, frozenset()))
+            facts = build_facts(ev, ctx, ALL_GROUPS)
             cand = build_candidate(
                 cr,
                 ev,

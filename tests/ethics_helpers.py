@@ -22,7 +22,7 @@ from proactive.ethics.dimensions import DimensionScore
 from proactive.ethics.limits import LimitHit, evaluate_limits, next_allowed
 from proactive.ethics.policy import LoadedPolicy, load_policy
 from proactive.events import Event, event_from_dict
-from proactive.facts import build_facts
+from proactive.facts import ALL_GROUPS, build_facts
 from proactive.offers import Bundle, OfferChoice
 from proactive.render import sms_length
 from proactive.rules import CompiledRule, RuleSet, load_ruleset
@@ -152,6 +152,8 @@ def candidate(
     if must_fire:
         fired = rs.engine.match(facts)
         assert rule_id in fired, f"{rule_id} does not fire for this event (fired: {fired})"
+    # like the pipeline: a fired rule's candidate sees every fact group
+    facts = build_facts(ev, ctx, ALL_GROUPS)
     return build_candidate(
         rs.rule(rule_id),
         ev,

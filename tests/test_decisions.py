@@ -25,7 +25,7 @@ from proactive.decisions import (
 from proactive.ethics.check import EthicsCheck
 from proactive.ethics.policy import DIMENSIONS, load_policy
 from proactive.events import Event
-from proactive.facts import build_facts
+from proactive.facts import ALL_GROUPS, build_facts
 from proactive.harness import Harness
 from proactive.rules import RuleSet, load_ruleset
 
@@ -48,7 +48,7 @@ def candidate(rule_id: str, ev: Event, ctx: CustomerContext | None = None) -> Ca
     ctx = ctx or CustomerContext(ev.customer_id, language="nl", preferred_channel="sms")
     apply_event(ctx, ev)
     rs = ruleset()
-    facts = build_facts(ev, ctx, rs.groups_by_type[ev.type])
+    facts = build_facts(ev, ctx, ALL_GROUPS)
     return build_candidate(rs.rule(rule_id), ev, ctx, facts, rs, check().policy)
 
 
