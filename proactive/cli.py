@@ -195,6 +195,9 @@ def main(
     help="Kafka: commit and exit after this many seconds without events",
 )
 @click.option("--events-topic", default="customer-events", show_default=True)
+@click.option("--notifications-topic", default="proactive-notifications", show_default=True)
+@click.option("--decisions-topic", default="proactive-decisions", show_default=True)
+@click.option("--dead-letter-topic", default="proactive-dead-letter", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON")
 @click.pass_obj
 def run(
@@ -207,19 +210,25 @@ def run(
     store_url: str | None,
     until_idle: float | None,
     events_topic: str,
+    notifications_topic: str,
+    decisions_topic: str,
+    dead_letter_topic: str,
     as_json: bool,
 ) -> None:
     """Process events: from a file or stdin (embedded), or from Kafka (--bootstrap-servers)."""
     if store_url:
         settings = settings.model_copy(update={"store_url": store_url})
     if bootstrap_servers:
+        from proactive.kafka_service import Topics  # kafka-python only when running on Kafka
+
+        topic_names = Topics(events_topic, notifications_topic, decisions_topic, dead_letter_topic)
         _run_kafka(
             settings,
             bootstrap_servers,
             group_id,
             instance_id,
             until_idle,
-            events_topic,
+            topic_names,
             out,
             as_json,
         )
@@ -240,11 +249,11 @@ def _run_kafka(
     group_id: str,
     instance_id: str | None,
     until_idle: float | None,
-    events_topic: str,
+    topic_names: Any,
     out: Path | None,
     as_json: bool,
 ) -> None:
-    from proactive.kafka_service import KafkaService, KafkaSettings, Topics
+    from proactive.kafka_service import KafkaService, KafkaSettings
 
     try:
         engine = open_engine(settings, out or Path("out/kafka"))
@@ -257,7 +266,7 @@ def _run_kafka(
             bootstrap=bootstrap,
             group_id=group_id,
             instance_id=instance_id or "",
-            topics=Topics(events=events_topic),
+            topics=topic_names,
             max_batch=settings.batch_size,
         ),
     )
@@ -283,7 +292,7 @@ def topics() -> None:
 @click.option("--partitions", default=3, show_default=True, type=click.IntRange(1))
 def topics_create(bootstrap_servers: str, partitions: int) -> None:
     """Create customer-events, proactive-notifications, proactive-decisions, proactive-dead-letter."""
-    from proactive.kafka_service import Topics, create_topics
+    from proactive.kafka_service import create_topics
 
     names = Topics()
     created = create_topics(bootstrap_servers, names, partitions)

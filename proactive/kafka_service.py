@@ -26,6 +26,7 @@ Events arrive in structured mode (a CloudEvents JSON value) or binary mode (the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import socket
@@ -38,7 +39,7 @@ from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import KafkaAdminClient
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
@@ -62,19 +63,52 @@ class Topics:
 
 
 def create_topics(bootstrap: str, topics: Topics, partitions: int = 3) -> list[str]:
-    """Create the four topics (events with ``partitions``); existing ones are left alone."""
+    """Create the four topics with ``partitions`` each; existing ones are left alone."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="proactive-admin")
     created = []
     try:
         for name in topics.all():
             try:
-                admin.create_topics([NewTopic(name, partitions, 1)])
+                admin.create_topics(
+                    {name: {"num_partitions": partitions, "replication_factor": 1}},
+                    timeout_ms=15_000,
+                    wait_for_metadata=True,
+                )
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass
     finally:
         admin.close()
     return created
+
+
+class TransactionStuck(KafkaError):  # type: ignore[misc]
+    """A transactional call did not finish in time (the producer is replaced)."""
+
+
+def _bounded(call: Any, timeout: float, what: str) -> None:
+    """Run a blocking transactional call with a time limit.
+
+    kafka-python 3.0 can wait forever in ``commit_transaction`` (and the other
+    transactional calls) when the coordinator connection fails at the wrong moment;
+    the caller then replaces the producer, which fences the stuck one.
+    """
+    box: list[BaseException | None] = [None]
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:  # handed to the caller's thread
+            box[0] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"kafka-{what}", daemon=True).start()
+    if not done.wait(timeout):
+        raise TransactionStuck(f"{what} did not finish within {timeout:.0f} s")
+    if box[0] is not None:
+        raise box[0]
 
 
 def _binary_to_structured(value: bytes | None, headers: list[tuple[str, bytes]]) -> bytes | None:
@@ -315,6 +349,7 @@ class KafkaService:
     def _transact(self, prepared: Prepared, offsets: dict[TopicPartition, int]) -> None:
         assert self.producer is not None and self.consumer is not None
         p = self.producer
+        limit = self.settings.transaction_timeout_ms / 1000
         try:
             p.begin_transaction()
             for rec in prepared.decisions:
@@ -331,19 +366,17 @@ class KafkaService:
             for dl in prepared.dead_letters:
                 p.send(self.topics.dead_letter, value=orjson.dumps(dl))
             if offsets:
-                p.send_offsets_to_transaction(
-                    {tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()},
-                    self.consumer.group_metadata(),
-                )
-            p.commit_transaction()
+                meta = self.consumer.group_metadata()
+                commit = {tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()}
+                _bounded(lambda: p.send_offsets_to_transaction(commit, meta), limit, "send-offsets")
+            _bounded(p.commit_transaction, limit, "commit")
         except KafkaError:
             log.warning("transaction failed; aborting and re-reading", exc_info=True)
-            try:
-                p.abort_transaction()
-            except KafkaError:
-                log.warning("abort failed", exc_info=True)
             self.engine.rollback(prepared)
-            self._recover |= set(offsets)
+            with contextlib.suppress(Exception):
+                _bounded(p.abort_transaction, 5, "abort")
+            # the caller reconnects: a new producer with the same transactional id fences
+            # this one (and aborts whatever it left open), the consumer re-aligns offsets
             raise
         self.transactions += 1
         # the outputs are out: now the state, with the offsets it reached
