@@ -292,7 +292,7 @@ def topics() -> None:
 @click.option("--partitions", default=3, show_default=True, type=click.IntRange(1))
 def topics_create(bootstrap_servers: str, partitions: int) -> None:
     """Create customer-events, proactive-notifications, proactive-decisions, proactive-dead-letter."""
-    from proactive.kafka_service import create_topics
+    from proactive.kafka_service import Topics, create_topics
 
     names = Topics()
     created = create_topics(bootstrap_servers, names, partitions)
