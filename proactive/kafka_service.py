@@ -247,9 +247,10 @@ class KafkaService:
         for tp in sorted(self._recover, key=lambda t: t.partition):
             committed = self.consumer.committed(tp)
             db_next = stored.get((tp.topic, tp.partition))
+            # always seek: records polled before alignment were dropped and must come again
             if committed is None and db_next is None:
-                continue  # a fresh partition: auto_offset_reset applies
-            if db_next is None:
+                self.consumer.seek_to_beginning(tp)  # a fresh partition
+            elif db_next is None:
                 # state never stored for this partition: rebuild it from the log
                 self.consumer.seek_to_beginning(tp)
                 self._replay_until[tp] = committed or 0

@@ -13,7 +13,7 @@ import os
 import sys
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Protocol
@@ -163,3 +163,111 @@ def kafka_topics(kafka_broker: KafkaBroker) -> Iterator[TopicFactory]:
             ) as admin,
         ):
             admin.delete_topics(created, timeout_ms=ADMIN_TIMEOUT_MS)
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+
+
+def _pg_bin() -> Path:
+    """The newest installed PostgreSQL server binaries (Debian package ``postgresql``)."""
+    roots = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    if not roots or not (roots[-1] / "initdb").exists():
+        pytest.fail(
+            "PostgreSQL server binaries not found under /usr/lib/postgresql "
+            "(install the Debian package 'postgresql'; .ci/run does)",
+            pytrace=False,
+        )
+    return roots[-1]
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    # initdb and the server refuse to run as root; CI runs as root
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free port; yields a SQLAlchemy URL base.
+
+    Append a database name made with ``postgres_db``. The cluster is stopped and its
+    directory removed at the end of the session.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    bindir = _pg_bin()
+    # not under pytest's basetemp: that is private to root, and the server runs as postgres
+    base = Path(tempfile.mkdtemp(prefix="proactive-pg-"))
+    base.chmod(0o755)
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(sock, "postgres")
+    port = broker_module.free_ports(1)[0]
+    run = subprocess.run
+    res = run(
+        _as_postgres(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+    )
+    if res.returncode != 0:
+        pytest.fail(f"initdb failed: {res.stderr[-2000:]}", pytrace=False)
+    options = (
+        f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
+    )
+    res = run(
+        _as_postgres(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(base / "pg.log"),
+                "-o",
+                options,
+                "-w",
+                "start",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+    )
+    if res.returncode != 0:
+        log = (base / "pg.log").read_text() if (base / "pg.log").exists() else ""
+        pytest.fail(f"PostgreSQL did not start: {res.stderr}{log[-2000:]}", pytrace=False)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        run(
+            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_db(postgres_url: str) -> Callable[[str], str]:
+    """Factory: ``postgres_db("run_a")`` creates a fresh database and returns its URL."""
+    import psycopg
+
+    def create(name: str) -> str:
+        db = f"{name}_{uuid.uuid4().hex[:8]}"
+        dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{db}"')
+        return f"{postgres_url}/{db}"
+
+    return create

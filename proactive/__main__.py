@@ -1,0 +1,5 @@
+"""``python -m proactive`` runs the command line."""
+
+from proactive.cli import main
+
+main()
