@@ -136,6 +136,8 @@ class KafkaSettings:
     max_batch: int = 500
     poll_timeout_ms: int = 500
     transaction_timeout_ms: int = 15_000
+    session_timeout_ms: int = 6_000
+    max_poll_interval_ms: int = 60_000
 
     def transactional_id(self) -> str:
         # stable per instance: a restarted instance fences its predecessor's open
@@ -190,6 +192,10 @@ class KafkaService:
             isolation_level="read_committed",
             max_poll_records=s.max_batch,
             reconnect_backoff_max_ms=2000,
+            # a dead engine's partitions move to the others within seconds
+            session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=max(500, s.session_timeout_ms // 3),
+            max_poll_interval_ms=s.max_poll_interval_ms,
         )
         self.consumer.subscribe([self.topics.events], listener=_Rebalance(self))
         self.producer = KafkaProducer(
@@ -293,7 +299,7 @@ class KafkaService:
                     idle_since = time.monotonic()
                 elif self._release_due():
                     idle_since = time.monotonic()
-                elif until_idle is not None and time.monotonic() - idle_since >= until_idle:
+                elif until_idle is not None and self._idle(idle_since, until_idle):
                     break
             except KafkaError:
                 log.warning("Kafka error; reconnecting", exc_info=True)
@@ -304,6 +310,18 @@ class KafkaService:
                 time.sleep(1)
         self.close()
         return self.engine.summary
+
+    def _idle(self, since: float, until_idle: float) -> bool:
+        """Idle: no new events for ``until_idle`` seconds *while owning partitions*.
+
+        Waiting for the group (a rebalance, a dead member's session to expire) is not
+        idleness; a member that gets no partition at all still leaves after 3×.
+        """
+        assert self.consumer is not None
+        waited = time.monotonic() - since
+        if self.consumer.assignment() and not self._recover:
+            return waited >= until_idle
+        return waited >= 3 * until_idle
 
     def _raws(self, records: Iterable[Any]) -> list[RawEvent]:
         raws: list[RawEvent] = []

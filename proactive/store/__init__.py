@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
 
@@ -90,6 +90,9 @@ class ContextStore:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                # engines starting together must not migrate the same database at once
+                conn.execute(text("SELECT pg_advisory_xact_lock(7301001)"))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
