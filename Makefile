@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint typecheck unit features bench clean
+.PHONY: help install demo test lint typecheck unit features integration bench kafka-up kafka-down topics clean
+KAFKA_PORT ?= 9092
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,7 +23,7 @@ install: $(STAMP) ## Create .venv and install the package with its dev tools
 demo: $(STAMP) ## Generate a realistic event stream and run it (no Kafka): summary + out/demo/
 	$(BIN)/proactive demo --customers 500 --events 20000 --seed 7 --out out/demo
 
-test: $(STAMP) lint typecheck ## Lint, type-check and run every test (unit, Gherkin scenarios)
+test: $(STAMP) lint typecheck ## Lint, type-check and run every test: unit, Gherkin, Kafka + PostgreSQL integration
 	$(BIN)/pytest -q
 
 lint: $(STAMP) ## ruff lint and format check
@@ -34,6 +35,21 @@ typecheck: $(STAMP) ## mypy --strict on the package
 
 features: $(STAMP) ## Only the Gherkin scenarios of rules/ and ethics/
 	$(BIN)/pytest -q tests/features
+
+unit: $(STAMP) ## Everything but the integration tests (no Kafka, no PostgreSQL)
+	$(BIN)/pytest -q --ignore=tests/integration
+
+integration: $(STAMP) ## Only the tests against a real Kafka broker and PostgreSQL
+	$(BIN)/pytest -q tests/integration
+
+kafka-up: $(STAMP) ## Start a local Kafka broker (KRaft, jars from Maven Central) on localhost:$(KAFKA_PORT)
+	$(BIN)/python kafka-broker/broker.py up --port $(KAFKA_PORT)
+
+kafka-down: ## Stop the local Kafka broker
+	$(BIN)/python kafka-broker/broker.py down
+
+topics: $(STAMP) ## Create the four topics on the local broker
+	$(BIN)/proactive topics create --bootstrap-servers localhost:$(KAFKA_PORT) --partitions 3
 
 bench: $(STAMP) ## Throughput, latency and memory of the embedded pipeline (200k events)
 	$(BIN)/python benchmarks/pipeline.py --events 200000 --customers 10000

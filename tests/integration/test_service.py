@@ -376,3 +376,63 @@ def _broker_up(kafka_broker: Any) -> Iterator[None]:
     yield
     if not kafka_broker.running:
         kafka_broker.restart()
+
+
+def test_crash_between_kafka_commit_and_store_commit_rebuilds_state_exactly(
+    kafka_broker: Any, events_topic: str, reference: dict[str, Any], tmp_path: Path
+) -> None:
+    """The process dies after a Kafka transaction committed but before the store did.
+
+    A new engine finds the store behind Kafka's committed offsets, rebuilds the state
+    for the gap without producing anything, and carries on: the outputs equal the
+    uninterrupted run and the store holds every decision exactly once.
+    """
+    from proactive.app import open_engine
+    from proactive.config import load_settings
+    from proactive.kafka_service import KafkaService, KafkaSettings, Topics
+    from proactive.store import ContextStore
+
+    boot = kafka_broker.bootstrap
+    topics = TopicSet(boot, events_topic, uuid.uuid4().hex[:8])
+    names = Topics(topics.events, topics.notifications, topics.decisions, topics.dead_letter)
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    settings = load_settings(
+        rules_dir=REPO / "rules",
+        policy=REPO / "ethics" / "policy.yaml",
+        store_url=url,
+        batch_size=25,
+    )
+
+    class Crash(BaseException):
+        """Stands for the process dying (not an Exception: nothing may catch it)."""
+
+    first = open_engine(settings, tmp_path / "o1")
+    real_commit = first.commit
+    commits = {"n": 0}
+
+    def commit_then_die(prepared: Any, *, sinks: bool = True) -> None:
+        commits["n"] += 1
+        if commits["n"] == 20:
+            raise Crash  # the Kafka transaction of this batch is already committed
+        real_commit(prepared, sinks=sinks)
+
+    first.commit = commit_then_die  # type: ignore[method-assign]
+    service = KafkaService(
+        first, KafkaSettings(boot, group_id="gap", instance_id="g-1", topics=names)
+    )
+    with pytest.raises(Crash):
+        service.run(until_idle=10)
+    service.close()
+    first.store.close()
+
+    second = open_engine(settings, tmp_path / "o2")
+    KafkaService(second, KafkaSettings(boot, group_id="gap", instance_id="g-1", topics=names)).run(
+        until_idle=8
+    )
+    decisions = read(boot, topics.decisions)
+    assert keys(decisions) == keys(reference["decisions"])
+    stored = list(ContextStore(url).decision_records())
+    assert keys(stored) == keys(reference["decisions"])
+    assert len({n["id"] for n in read(boot, topics.notifications)}) == len(
+        reference["notifications"]
+    )
