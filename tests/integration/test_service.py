@@ -412,13 +412,13 @@ def test_crash_between_kafka_commit_and_store_commit_rebuilds_state_exactly(
 
     def commit_then_die(prepared: Any, *, sinks: bool = True) -> None:
         commits["n"] += 1
-        if commits["n"] == 20:
+        if commits["n"] == 12:
             raise Crash  # the Kafka transaction of this batch is already committed
         real_commit(prepared, sinks=sinks)
 
     first.commit = commit_then_die  # type: ignore[method-assign]
     service = KafkaService(
-        first, KafkaSettings(boot, group_id="gap", instance_id="g-1", topics=names)
+        first, KafkaSettings(boot, group_id="gap", instance_id="g-1", topics=names, max_batch=25)
     )
     with pytest.raises(Crash):
         service.run(until_idle=10)
@@ -426,9 +426,9 @@ def test_crash_between_kafka_commit_and_store_commit_rebuilds_state_exactly(
     first.store.close()
 
     second = open_engine(settings, tmp_path / "o2")
-    KafkaService(second, KafkaSettings(boot, group_id="gap", instance_id="g-1", topics=names)).run(
-        until_idle=8
-    )
+    KafkaService(
+        second, KafkaSettings(boot, group_id="gap", instance_id="g-1", topics=names, max_batch=25)
+    ).run(until_idle=8)
     decisions = read(boot, topics.decisions)
     assert keys(decisions) == keys(reference["decisions"])
     stored = list(ContextStore(url).decision_records())
