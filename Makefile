@@ -43,10 +43,10 @@ integration: $(STAMP) ## Only the tests against a real Kafka broker and PostgreS
 	$(BIN)/pytest -q tests/integration
 
 kafka-up: $(STAMP) ## Start a local Kafka broker (KRaft, jars from Maven Central) on localhost:$(KAFKA_PORT)
-	$(BIN)/python kafka-broker/broker.py up --port $(KAFKA_PORT)
+	$(BIN)/python tests/broker/broker.py up --port $(KAFKA_PORT)
 
 kafka-down: ## Stop the local Kafka broker
-	$(BIN)/python kafka-broker/broker.py down
+	$(BIN)/python tests/broker/broker.py down
 
 topics: $(STAMP) ## Create the four topics on the local broker
 	$(BIN)/proactive topics create --bootstrap-servers localhost:$(KAFKA_PORT) --partitions 3

@@ -37,7 +37,7 @@ def open_engine(settings: Settings, out_dir: Path) -> Engine:
     )
     metrics = Metrics()
     if settings.metrics_port:
-        metrics.serve(settings.metrics_port)
+        metrics.serve(settings.metrics_port, settings.metrics_addr)
     return Engine(
         ruleset,
         check,

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
         default="WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR|debug|info|warning|error)$"
     )
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_addr: str = "127.0.0.1"
 
 
 def load_settings(**overrides: object) -> Settings:

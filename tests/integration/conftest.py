@@ -1,4 +1,4 @@
-"""Fixtures for tests against a real Kafka broker (started by ``kafka-broker/broker.py``).
+"""Fixtures for tests against a real Kafka broker (started by ``tests/broker/broker.py``).
 
 ``kafka_broker`` starts one broker per test session on free ports (about 4 s once the jars
 are cached; the first run also downloads ~45 MB from Maven Central). ``kafka_topics`` creates
@@ -31,14 +31,14 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", KAFKA_PYTHON_READ_TEXT, DeprecationWarning)
     from kafka import KafkaAdminClient
 
-BROKER_PY = Path(__file__).resolve().parents[2] / "kafka-broker" / "broker.py"
+BROKER_PY = Path(__file__).resolve().parents[1] / "broker" / "broker.py"
 #: Generous: a cold JVM on a busy 2-core machine, plus the one-off jar download.
 START_TIMEOUT_S = 90.0
 ADMIN_TIMEOUT_MS = 15_000
 
 
 def _load_broker_module() -> ModuleType:
-    """Import kafka-broker/broker.py under a name that cannot clash with kafka-python.
+    """Import tests/broker/broker.py under a name that cannot clash with kafka-python.
 
     The folder is deliberately not an importable package (a top-level ``kafka`` package would
     shadow kafka-python; see the module docstring), so it is loaded from its path. Registering

@@ -423,12 +423,15 @@ def test_crash_between_kafka_commit_and_store_commit_rebuilds_state_exactly(
     with pytest.raises(Crash):
         service.run(until_idle=10)
     service.close()
+    first.outputs.close()
     first.store.close()
 
     second = open_engine(settings, tmp_path / "o2")
     KafkaService(
         second, KafkaSettings(boot, group_id="gap", instance_id="g-1", topics=names, max_batch=25)
     ).run(until_idle=8)
+    second.outputs.close()
+    second.store.close()
     decisions = read(boot, topics.decisions)
     assert keys(decisions) == keys(reference["decisions"])
     stored = list(ContextStore(url).decision_records())
@@ -436,3 +439,28 @@ def test_crash_between_kafka_commit_and_store_commit_rebuilds_state_exactly(
     assert len({n["id"] for n in read(boot, topics.notifications)}) == len(
         reference["notifications"]
     )
+
+
+def test_sigterm_finishes_the_batch_and_leaves_cleanly(
+    kafka_broker: Any, events_topic: str, reference: dict[str, Any], tmp_path: Path
+) -> None:
+    """SIGTERM mid-stream: the engine commits what it has and exits 0; a restart completes."""
+    boot = kafka_broker.bootstrap
+    topics = TopicSet(boot, events_topic, uuid.uuid4().hex[:8])
+    store = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    proc = engine(boot, topics, store, "term", "t-1", tmp_path / "o1", until_idle=30)
+    target = len(reference["decisions"]) // 4
+    deadline = time.monotonic() + 120
+    while len(read(boot, topics.decisions, idle_ms=500)) < target:
+        assert time.monotonic() < deadline, "the engine produced too little before SIGTERM"
+        time.sleep(0.2)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    wait(proc, timeout=60)
+    assert time.monotonic() - started < 30, "a graceful stop must not wait for idleness"
+    summary = json.loads((tmp_path / "t-1.json").read_text())
+    assert summary["events"]["read"] < len(read(boot, topics.events, idle_ms=1000))
+    wait(engine(boot, topics, store, "term", "t-1", tmp_path / "o2", until_idle=8))
+    decisions = read(boot, topics.decisions)
+    assert keys(decisions) == keys(reference["decisions"])
+    assert max(keys(decisions).values()) == 1

@@ -1,6 +1,6 @@
 """A single-node Apache Kafka broker for development and tests, without Docker.
 
-The broker jars come from Maven Central (``kafka-broker/pom.xml`` resolved by ``mvn``) into a
+The broker jars come from Maven Central (``tests/broker/pom.xml`` resolved by ``mvn``) into a
 per-version cache; the broker runs in KRaft combined mode (one JVM is both broker and
 controller) on 127.0.0.1, with replication factors of 1 so transactions and consumer groups
 work on a single node.
@@ -14,14 +14,12 @@ Library use (the pytest fixtures in ``tests/integration/conftest.py`` do this)::
 
 Command line (from the repository root)::
 
-    python kafka-broker/broker.py up [--port 9092] [--data-dir .kafka]   # background, prints bootstrap
-    python kafka-broker/broker.py down [--data-dir .kafka]
+    python tests/broker/broker.py up [--port 9092] [--data-dir .kafka]   # background, prints bootstrap
+    python tests/broker/broker.py down [--data-dir .kafka]
 
-Why the folder is ``kafka-broker/`` and not ``kafka/``: a top-level ``kafka`` package would be
-found first on ``sys.path`` (the repository root is on it when running from the root or under
-pytest) and would shadow the ``kafka-python`` client that the application imports as ``kafka``;
-without an ``__init__.py`` it would not shadow, but then ``python -m kafka.broker`` resolves
-inside kafka-python and fails. A hyphenated folder cannot be imported by accident at all.
+Why the folder is ``tests/broker/`` and not a package named ``kafka``: such a package on
+``sys.path`` would shadow the ``kafka-python`` client that the application imports as
+``kafka``. This folder has no ``__init__.py`` and is loaded by file path.
 
 Standard library only, so it runs before (and without) the project's virtualenv.
 """
@@ -55,7 +53,7 @@ KAFKA_VERSION = "4.1.2"
 LOG4J_VERSION = "2.24.3"
 
 HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parent
+REPO_ROOT = HERE.parent.parent
 POM = HERE / "pom.xml"
 LOG4J_CONFIG = HERE / "log4j2.properties"
 
@@ -568,7 +566,7 @@ def cmd_down(data_dir: Path, timeout: float) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python kafka-broker/broker.py",
+        prog="python tests/broker/broker.py",
         description=f"Development Kafka {KAFKA_VERSION} broker (KRaft, single node, no Docker).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
