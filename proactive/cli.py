@@ -198,6 +198,13 @@ def main(
 @click.option("--notifications-topic", default="proactive-notifications", show_default=True)
 @click.option("--decisions-topic", default="proactive-decisions", show_default=True)
 @click.option("--dead-letter-topic", default="proactive-dead-letter", show_default=True)
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    envvar="PROACTIVE_METRICS_PORT",
+    help="Serve Prometheus /metrics on this port",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON")
 @click.pass_obj
 def run(
@@ -213,11 +220,14 @@ def run(
     notifications_topic: str,
     decisions_topic: str,
     dead_letter_topic: str,
+    metrics_port: int | None,
     as_json: bool,
 ) -> None:
     """Process events: from a file or stdin (embedded), or from Kafka (--bootstrap-servers)."""
     if store_url:
         settings = settings.model_copy(update={"store_url": store_url})
+    if metrics_port:
+        settings = settings.model_copy(update={"metrics_port": metrics_port})
     if bootstrap_servers:
         from proactive.kafka_service import Topics  # kafka-python only when running on Kafka
 

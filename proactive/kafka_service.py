@@ -391,6 +391,7 @@ class KafkaService:
             _bounded(p.commit_transaction, limit, "commit")
         except KafkaError:
             log.warning("transaction failed; aborting and re-reading", exc_info=True)
+            self.engine.metrics.aborts.inc()
             self.engine.rollback(prepared)
             with contextlib.suppress(Exception):
                 _bounded(p.abort_transaction, 5, "abort")
@@ -398,8 +399,23 @@ class KafkaService:
             # this one (and aborts whatever it left open), the consumer re-aligns offsets
             raise
         self.transactions += 1
+        self.engine.metrics.commits.inc()
+        self._update_lag()
         # the outputs are out: now the state, with the offsets it reached
         self.engine.commit(prepared, sinks=False)
+
+    def _update_lag(self) -> None:
+        """Consumer lag per assigned partition: end offset minus our position."""
+        assert self.consumer is not None
+        for tp in self.consumer.assignment():
+            end = self.consumer.highwater(tp)
+            if end is None:
+                continue
+            try:
+                position = self.consumer.position(tp)
+            except KafkaError:
+                continue
+            self.engine.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, end - position))
 
     def _next_offsets_tp(self, records: Iterable[Any]) -> dict[TopicPartition, int]:
         out: dict[TopicPartition, int] = {}

@@ -177,6 +177,7 @@ class Engine:
         self.latencies: list[float] = []
         self._cache: OrderedDict[str, CustomerContext] = OrderedDict()
         self._rules = {cr.id: cr for cr in ruleset.rules}
+        self.metrics.revisions.info({"rules": ruleset.revision, "policy": check.revision})
         self._heads: dict[str, tuple[int, str]] = {}
         self._committed_heads: dict[str, tuple[int, str]] = {}
         self._stream_time: datetime | None = None
@@ -219,6 +220,7 @@ class Engine:
             raw, origin = item[0], item[1]
             chain = item[2] if len(item) > 2 else MAIN_CHAIN
             self.summary.events_read += 1
+            self.metrics.consumed.inc()
             try:
                 events.append((parse_event(raw), chain))
             except EventError as exc:
@@ -234,7 +236,9 @@ class Engine:
             in_batch.add(ev.id)
             started = time.perf_counter()
             self._handle(ev, out, chain)
-            self.latencies.append(time.perf_counter() - started)
+            took = time.perf_counter() - started
+            self.latencies.append(took)
+            self.metrics.latency.observe(took)
         until = release_until or self._stream_time
         if release and until is not None:
             self.release_due(until, out)
@@ -425,7 +429,9 @@ class Engine:
         if rec["scores"]:
             st.scored += 1
             for d in DIMENSIONS:
-                st.score_sums[d] += rec["scores"][d]["score"]
+                score = rec["scores"][d]["score"]
+                st.score_sums[d] += score
+                self.metrics.score_of[d].observe(score)
         self.summary.decisions += 1
         self.summary.verdicts[verdict] += 1
         self.metrics.decisions.labels(rec["rule_id"], verdict).inc()

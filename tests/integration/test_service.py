@@ -91,6 +91,7 @@ def engine(
     out: Path,
     until_idle: float = 8,
     batch: int = 25,
+    extra: list[str] | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PROACTIVE_BATCH_SIZE": str(batch), "PROACTIVE_LOG_LEVEL": "WARNING"}
     cmd = [
@@ -98,7 +99,7 @@ def engine(
         "--rules", str(REPO / "rules"), "--policy", str(REPO / "ethics" / "policy.yaml"),
         "run", "--bootstrap-servers", bootstrap, "--group", group, "--instance-id", instance,
         "--store", store_url, "--out", str(out), "--until-idle", str(until_idle), "--json",
-        *topics.args(),
+        *topics.args(), *(extra or []),
     ]  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     # the child keeps its own copies of the descriptors; ours close at once
@@ -448,7 +449,8 @@ def test_sigterm_finishes_the_batch_and_leaves_cleanly(
     boot = kafka_broker.bootstrap
     topics = TopicSet(boot, events_topic, uuid.uuid4().hex[:8])
     store = f"sqlite:///{tmp_path / 'state.sqlite'}"
-    proc = engine(boot, topics, store, "term", "t-1", tmp_path / "o1", until_idle=30)
+    # small batches: many transactions, so the signal lands mid-stream
+    proc = engine(boot, topics, store, "term", "t-1", tmp_path / "o1", until_idle=30, batch=5)
     target = len(reference["decisions"]) // 4
     deadline = time.monotonic() + 120
     while len(read(boot, topics.decisions, idle_ms=500)) < target:
@@ -464,3 +466,71 @@ def test_sigterm_finishes_the_batch_and_leaves_cleanly(
     decisions = read(boot, topics.decisions)
     assert keys(decisions) == keys(reference["decisions"])
     assert max(keys(decisions).values()) == 1
+
+
+def test_metrics_endpoint_is_scraped_and_parsed(
+    kafka_broker: Any, events_topic: str, reference: dict[str, Any], tmp_path: Path
+) -> None:
+    """--metrics-port serves Prometheus text that a parser reads, with the numbers that matter."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    port = __import__("socket").socket()
+    port.bind(("127.0.0.1", 0))
+    metrics_port = port.getsockname()[1]
+    port.close()
+    boot = kafka_broker.bootstrap
+    topics = TopicSet(boot, events_topic, uuid.uuid4().hex[:8])
+    proc = engine(
+        boot,
+        topics,
+        f"sqlite:///{tmp_path / 's.sqlite'}",
+        "metrics",
+        "m-1",
+        tmp_path / "out",
+        until_idle=6,
+        extra=["--metrics-port", str(metrics_port)],
+    )
+    deadline = time.monotonic() + 120
+    families: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            time.sleep(0.3)
+            continue
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        commits = [
+            s.value
+            for s in families["proactive_kafka_transactions"].samples
+            if s.labels.get("outcome") == "commit" and s.name.endswith("_total")
+        ]
+        if commits and commits[0] >= 5:
+            break
+        time.sleep(0.3)
+    wait(proc)
+    assert families, "the metrics endpoint never answered"
+    consumed = families["proactive_events_consumed"].samples[0].value
+    assert consumed > 0
+    verdicts = {s.labels["verdict"] for s in families["proactive_decisions"].samples if s.labels}
+    assert "send" in verdicts
+    dims = {s.labels["dimension"] for s in families["proactive_dimension_score"].samples}
+    assert dims == {
+        "language",
+        "place",
+        "time",
+        "complexity",
+        "relevance",
+        "trust",
+        "empathy",
+        "autonomy",
+    }
+    assert any(
+        s.name.endswith("_bucket") for s in families["proactive_event_processing_seconds"].samples
+    )
+    lag = families["proactive_consumer_lag"].samples
+    assert lag and all(s.value >= 0 for s in lag)
+    info = families["proactive_revisions"].samples[0].labels
+    assert info["rules"].startswith("rules-") and info["policy"]
