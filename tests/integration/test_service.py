@@ -507,7 +507,10 @@ def test_metrics_endpoint_is_scraped_and_parsed(
             for s in families["proactive_kafka_transactions"].samples
             if s.labels.get("outcome") == "commit" and s.name.endswith("_total")
         ]
-        if commits and commits[0] >= 5:
+        sends = [
+            s for s in families["proactive_decisions"].samples if s.labels.get("verdict") == "send"
+        ]
+        if commits and commits[0] >= 5 and sends:
             break
         time.sleep(0.3)
     wait(proc)
@@ -532,5 +535,5 @@ def test_metrics_endpoint_is_scraped_and_parsed(
     )
     lag = families["proactive_consumer_lag"].samples
     assert lag and all(s.value >= 0 for s in lag)
-    info = families["proactive_revisions"].samples[0].labels
+    info = families["proactive_revisions_info"].samples[0].labels
     assert info["rules"].startswith("rules-") and info["policy"]
