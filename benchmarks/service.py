@@ -5,7 +5,7 @@
 (b) the engine end to end (consume → decide → produce in one transaction → store);
 then the event-to-decision latency (p50/p99) while events arrive at half of (b)'s rate.
 
-    python benchmarks/kafka.py --events 40000 --customers 4000 --batch 500
+    python benchmarks/service.py --events 40000 --customers 4000 --batch 500
 """
 
 from __future__ import annotations
@@ -57,10 +57,18 @@ def create(boot: str, names: list[str], partitions: int) -> None:
         )
 
 
+def _event(line: str) -> dict[str, Any]:
+    try:
+        ev = json.loads(line)
+    except json.JSONDecodeError:
+        return {}  # the generator's few malformed lines: sent as they are
+    return ev if isinstance(ev, dict) else {}
+
+
 def produce(boot: str, topic: str, lines: list[str]) -> None:
     p = KafkaProducer(bootstrap_servers=boot, linger_ms=5, batch_size=256 * 1024)
     for line in lines:
-        key = json.loads(line).get("subject", "x") if line.startswith("{") else "x"
+        key = _event(line).get("subject", "x")
         p.send(topic, key=str(key).encode(), value=line.encode())
     p.flush()
     p.close()
@@ -158,13 +166,12 @@ def latency(
     cmd = [
         sys.executable, "-m", "proactive", "--rules", str(ROOT / "rules"), "--policy", str(ROOT / "ethics" / "policy.yaml"),
         "run", "--bootstrap-servers", boot, "--group", f"lat-{uuid.uuid4().hex[:6]}", "--instance-id", "lat",
-        "--store", f"sqlite:///{workdir / 'lat.sqlite'}", "--out", str(workdir / "lat-out"), "--until-idle", "4",
+        "--store", f"sqlite:///{workdir / 'lat.sqlite'}", "--out", str(workdir / "lat-out"), "--until-idle", "10",
         "--events-topic", topics.events, "--notifications-topic", topics.notifications,
         "--decisions-topic", topics.decisions, "--dead-letter-topic", topics.dead_letter,
     ]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
-    )
+    with (workdir / "latency-engine.log").open("wb") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
     stop = threading.Event()
@@ -186,7 +193,7 @@ def latency(
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    time.sleep(6)  # the engine joins its group first
+    time.sleep(8)  # the engine starts and joins its group first
     producer = KafkaProducer(bootstrap_servers=boot, linger_ms=2)
     start = time.time()
     for i, line in enumerate(lines):
@@ -194,17 +201,22 @@ def latency(
         delay = due - time.time()
         if delay > 0:
             time.sleep(delay)
-        ev = json.loads(line) if line.startswith("{") else None
-        key = (ev or {}).get("subject", "x")
-        if ev is not None and "id" in ev:
+        ev = _event(line)
+        key = ev.get("subject", "x")
+        if "id" in ev:
             sent[ev["id"]] = time.time()
         producer.send(topics.events, key=str(key).encode(), value=line.encode())
     producer.flush()
-    proc.wait(timeout=300)
+    code = proc.wait(timeout=300)
+    if code != 0:
+        print((workdir / "latency-engine.log").read_text()[-3000:], file=sys.stderr)
     time.sleep(1)
     stop.set()
     watcher.join()
     lat = sorted(seen[e] - sent[e] for e in seen if e in sent)
+    if not lat:
+        print(f"no decision matched: sent {len(sent)}, decisions seen {len(seen)}", file=sys.stderr)
+        print((workdir / "latency-engine.log").read_text()[-2500:], file=sys.stderr)
     return {
         "rate_events_per_s": round(rate),
         "decisions_measured": len(lat),
