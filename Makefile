@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint typecheck unit features integration bench kafka-up kafka-down topics clean
+.PHONY: help install demo test lint typecheck unit features integration bench bench-kafka kafka-up kafka-down topics clean
 KAFKA_PORT ?= 9092
 
 help: ## List the targets
@@ -53,6 +53,9 @@ topics: $(STAMP) ## Create the four topics on the local broker
 
 bench: $(STAMP) ## Throughput, latency and memory of the embedded pipeline (200k events)
 	$(BIN)/python benchmarks/pipeline.py --events 200000 --customers 10000
+
+bench-kafka: $(STAMP) ## The Kafka service against a transactional passthrough, on a real broker
+	$(BIN)/python benchmarks/service.py --events 40000 --customers 4000 --batch 2000
 
 clean: ## Remove the virtual environment and outputs
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

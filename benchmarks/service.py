@@ -231,7 +231,7 @@ def main() -> int:
     )
     ap.add_argument("--events", type=int, default=40_000)
     ap.add_argument("--customers", type=int, default=4_000)
-    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--latency-seconds", type=float, default=20)
     args = ap.parse_args()

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     rules_dir: Path = Path("rules")
     policy: Path = Path("ethics/policy.yaml")
     store_url: str | None = None
-    batch_size: int = Field(default=500, ge=1, le=100_000)
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
     cache_size: int = Field(default=20_000, ge=100)
     log_level: str = Field(
         default="WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR|debug|info|warning|error)$"

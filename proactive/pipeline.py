@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -174,7 +174,8 @@ class Engine:
         self.metrics = metrics or Metrics()
         self.summary = Summary()
         self.clock = clock
-        self.latencies: list[float] = []
+        # a bounded window: a service runs for months (Prometheus has the full histogram)
+        self.latencies: deque[float] = deque(maxlen=100_000)
         self._cache: OrderedDict[str, CustomerContext] = OrderedDict()
         self._rules = {cr.id: cr for cr in ruleset.rules}
         self.metrics.revisions.info({"rules": ruleset.revision, "policy": check.revision})
