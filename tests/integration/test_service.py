@@ -119,6 +119,14 @@ def wait(proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
     assert code == 0, f"engine exited with {code}"
 
 
+def _every_notification_names_a_send_decision(
+    notes: list[dict[str, Any]], decisions: list[dict[str, Any]]
+) -> None:
+    verdict = {d["decision_id"]: d["verdict"] for d in decisions}
+    for n in notes:
+        assert verdict.get(n["data"]["decision_id"]) == "send", n["id"]
+
+
 def keys(decisions: list[dict[str, Any]]) -> Counter[tuple[str, str, str, str]]:
     return Counter((d["event_id"], d["rule_id"], d["variant"], d["verdict"]) for d in decisions)
 
@@ -204,6 +212,7 @@ def test_sigkill_mid_stream_two_engines_on_postgres(
     assert max(keys(decisions).values()) == 1
     ids = [n["id"] for n in notes]
     assert len(ids) == len(set(ids)) == len(reference["notifications"])
+    _every_notification_names_a_send_decision(notes, decisions)
 
 
 def test_broker_restart_mid_stream(
@@ -223,6 +232,10 @@ def test_broker_restart_mid_stream(
     wait(proc, timeout=300)
     decisions = read(boot, topics.decisions)
     assert keys(decisions) == keys(reference["decisions"])
+    notes = read(boot, topics.notifications)
+    ids = [n["id"] for n in notes]
+    assert len(ids) == len(set(ids)) == len(reference["notifications"])
+    _every_notification_names_a_send_decision(notes, decisions)
 
 
 def test_poison_events_are_dead_lettered_and_the_stream_continues(
