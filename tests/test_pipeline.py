@@ -413,3 +413,57 @@ def test_outage_end_time_is_shown_in_the_customers_time_zone(
     (n,) = h.notifications_for("C6")
     assert "16:30" in n["data"]["body"]
     assert "14:30" not in n["data"]["body"]
+
+
+def test_usage_facts_do_not_leak_into_the_scores_of_other_messages() -> None:
+    """An outage notice is not 'too late' because the customer's bundle ran out, and a
+    renewal is not a 'permanent change for a spike' because this month is a busy one."""
+    from proactive.harness import Harness
+
+    h = Harness()
+    h.event(
+        "customer.profile_updated",
+        "L1",
+        "2026-05-01T08:00:00Z",
+        language="en",
+        preferred_channel="app_inbox",
+    )
+    h.event(
+        "customer.consent_changed",
+        "L1",
+        "2026-05-01T08:00:00Z",
+        purpose="commercial",
+        channel="all",
+        granted=True,
+    )
+    for month, used in ((2, 2100), (3, 2300), (4, 1900)):
+        h.event(
+            "usage.data", "L1", f"2026-0{month}-25T09:00:00Z", used_mb=used, bundle_mb=5120,
+            cycle_start=f"2026-0{month}-01", cycle_end=f"2026-0{month + 1}-01", plan_id="data-5gb",
+        )  # fmt: skip
+    h.event(
+        "usage.data", "L1", "2026-05-10T09:00:00Z", used_mb=5300, bundle_mb=5120,
+        cycle_start="2026-05-01", cycle_end="2026-06-01", plan_id="data-5gb",
+    )  # fmt: skip
+    h.event(
+        "service.outage_started",
+        "L1",
+        "2026-05-12T09:00:00Z",
+        outage_id="O1",
+        area="NL-1",
+        services=["data"],
+    )
+    h.event(
+        "contract.ending_soon",
+        "L1",
+        "2026-05-13T09:00:00Z",
+        contract_end="2026-07-01",
+        plan_id="data-5gb",
+        monthly_fee_eur=13.5,
+    )
+    outage = h.decisions_for("L1", "outage-started")[-1]
+    assert not any("bundle" in r for r in outage["scores"]["time"]["reasons"])
+    assert outage["verdict"] == "send"
+    renewal = h.decisions_for("L1", "contract-renewal")[0]
+    assert not any("spike" in r for r in renewal["scores"]["relevance"]["reasons"])
+    assert renewal["value"]["evidence"].get("charges_avoidable_eur") is None

@@ -166,13 +166,16 @@ def time_(c: Candidate, t: TextFacts, lp: LoadedPolicy, deliver_at: Any) -> Dime
         s.ok(f"held until {deliver_at:%Y-%m-%d %H:%M} UTC to respect quiet hours / opening hours")
     if delay > timedelta(hours=18):
         s.take(0.2, f"will arrive {delay.total_seconds() / 3600:.0f} hours after the trigger")
-    pct = c.facts.get("usage__pct_used")
+    # usage and contract timing speak only to messages those events triggered
+    pct = c.facts.get("usage__pct_used") if _about_usage(c) else None
     if pct is not None:
         if pct >= 1.0:
             s.take(0.4, "the bundle has already run out: the warning comes too late")
         else:
             s.ok(f"warns before the bundle runs out ({pct:.0%} used)")
-    days_to_end = c.facts.get("contract__days_to_end")
+    days_to_end = (
+        c.facts.get("contract__days_to_end") if c.event.type == "contract.ending_soon" else None
+    )
     if days_to_end is not None and days_to_end < 14:
         s.take(0.3, f"only {days_to_end} days before the contract ends: little time to decide")
     gap = timedelta(hours=lp.policy.contact.min_gap_hours)
@@ -221,7 +224,7 @@ def relevance(c: Candidate, t: TextFacts, lp: LoadedPolicy) -> DimensionScore:
     o = c.offer
     if o is not None:
         s.evidence["basis"] = o.basis
-        spike = bool(c.facts.get("usage__spike"))
+        spike = _about_usage(c) and bool(c.facts.get("usage__spike"))
         if o.kind == "bundle" and o.recurring and spike:
             s.take(0.8, "a permanent bundle change for what looks like a one-off spike")
         elif o.kind == "addon" and spike:
@@ -239,6 +242,11 @@ def relevance(c: Candidate, t: TextFacts, lp: LoadedPolicy) -> DimensionScore:
     else:
         s.ok(f"follows from the customer's own {c.event.type} event")
     return s
+
+
+def _about_usage(c: Candidate) -> bool:
+    """Whether the candidate was triggered by a data-usage report."""
+    return c.event.type == "usage.data"
 
 
 def _outage_id(c: Candidate) -> str | None:
@@ -280,7 +288,7 @@ def trust(c: Candidate, t: TextFacts, lp: LoadedPolicy, ruleset: RuleSet) -> Dim
     if phishing:
         s.take(0.6, f"asks for what phishers ask for: {_quote(phishing)}")
     cur = c.ctx.current_cycle()
-    if c.facts.get("usage__pct_used") is not None and cur is not None:
+    if _about_usage(c) and cur is not None:
         age = c.at - cur.reported_at
         if age > timedelta(days=2):
             s.take(0.2, f"usage data is {age.days} days old")

@@ -44,6 +44,8 @@ class ValueCheck:
 
 def _prevented(c: Candidate, ruleset: RuleSet) -> float:
     """Charges a service message helps the customer avoid (EUR, this period)."""
+    if c.event.type != "usage.data":
+        return 0.0  # only a usage warning prevents out-of-bundle charges
     projected = c.facts.get("usage__projected_pct")
     bundle_gb = c.facts.get("usage__bundle_gb")
     if projected is not None and bundle_gb is not None and projected > 1:
