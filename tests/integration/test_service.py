@@ -127,6 +127,15 @@ def _every_notification_names_a_send_decision(
         assert verdict.get(n["data"]["decision_id"]) == "send", n["id"]
 
 
+def until_quarter_decided(boot: str, topics: TopicSet, reference: dict[str, Any]) -> None:
+    """Wait until a quarter of the reference run's decisions are visible: mid-stream."""
+    target = len(reference["decisions"]) // 4
+    deadline = time.monotonic() + 120
+    while len(read(boot, topics.decisions, idle_ms=500)) < target:
+        assert time.monotonic() < deadline, "the engines produced too little before the fault"
+        time.sleep(0.2)
+
+
 def keys(decisions: list[dict[str, Any]]) -> Counter[tuple[str, str, str, str]]:
     return Counter((d["event_id"], d["rule_id"], d["variant"], d["verdict"]) for d in decisions)
 
@@ -196,11 +205,7 @@ def test_sigkill_mid_stream_two_engines_on_postgres(
     topics = TopicSet(boot, events_topic, uuid.uuid4().hex[:8])
     e1 = engine(boot, topics, store, "faults", "f-1", tmp_path / "o1", until_idle=10)
     e2 = engine(boot, topics, store, "faults", "f-2", tmp_path / "o2", until_idle=10)
-    target = len(reference["decisions"]) // 4
-    deadline = time.monotonic() + 120
-    while len(read(boot, topics.decisions, idle_ms=500)) < target:
-        assert time.monotonic() < deadline, "the engines produced too little before the kill"
-        time.sleep(0.2)
+    until_quarter_decided(boot, topics, reference)
     e1.send_signal(signal.SIGKILL)
     e1.wait()
     e1 = engine(boot, topics, store, "faults", "f-1", tmp_path / "o1b", until_idle=10)
@@ -223,11 +228,7 @@ def test_broker_restart_mid_stream(
     topics = TopicSet(boot, events_topic, uuid.uuid4().hex[:8])
     store = f"sqlite:///{tmp_path / 'state.sqlite'}"
     proc = engine(boot, topics, store, "restart", "r-1", tmp_path / "out", until_idle=40)
-    target = len(reference["decisions"]) // 4
-    deadline = time.monotonic() + 120
-    while len(read(boot, topics.decisions, idle_ms=500)) < target:
-        assert time.monotonic() < deadline, "the engine produced too little before the restart"
-        time.sleep(0.2)
+    until_quarter_decided(boot, topics, reference)
     kafka_broker.restart()
     wait(proc, timeout=300)
     decisions = read(boot, topics.decisions)
@@ -464,11 +465,7 @@ def test_sigterm_finishes_the_batch_and_leaves_cleanly(
     store = f"sqlite:///{tmp_path / 'state.sqlite'}"
     # small batches: many transactions, so the signal lands mid-stream
     proc = engine(boot, topics, store, "term", "t-1", tmp_path / "o1", until_idle=30, batch=5)
-    target = len(reference["decisions"]) // 4
-    deadline = time.monotonic() + 120
-    while len(read(boot, topics.decisions, idle_ms=500)) < target:
-        assert time.monotonic() < deadline, "the engine produced too little before SIGTERM"
-        time.sleep(0.2)
+    until_quarter_decided(boot, topics, reference)
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     wait(proc, timeout=60)
