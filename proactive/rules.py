@@ -372,9 +372,9 @@ def _check_rule(
     rule: Rule,
     doc: Located,
     loc: tuple[int | str, ...],
-    catalogue: Catalogue | None,
     templates: Templates | None,
 ) -> tuple[list[Condition], list[Problem]]:
+    """Checks a validated rule needs beyond its model: events, conditions, data, template."""
     problems: list[Problem] = []
     conditions: list[Condition] = []
     for i, etype in enumerate(rule.on):
@@ -432,7 +432,6 @@ def _check_rule(
         )
     if templates is not None:
         problems += templates.check_reference(rule.template, rule.channels, doc, (*loc, "template"))
-    del catalogue
     return conditions, problems
 
 
@@ -523,7 +522,7 @@ def load_ruleset(directory: Path) -> RuleSet:
                 )
                 continue
             seen[rule.id] = str(path)
-            conditions, rule_problems = _check_rule(rule, doc, loc, catalogue, templates)
+            conditions, rule_problems = _check_rule(rule, doc, loc, templates)
             problems += rule_problems
             line, _ = doc.where(loc)
             compiled.append(CompiledRule(rule, tuple(conditions), str(path), line))
