@@ -337,23 +337,25 @@ class KafkaService:
         return raws
 
     def _process(self, records: list[Any]) -> None:
-        replay = [
-            r
-            for r in records
-            if r.offset < self._replay_until.get(TopicPartition(r.topic, r.partition), -1)
-        ]
-        live = [r for r in records if r not in replay] if replay else records
+        # records below a partition's replay mark only rebuild state (see the docstring)
+        replay: list[Any] = []
+        live: list[Any] = []
+        for r in records:
+            mark = self._replay_until.get(TopicPartition(r.topic, r.partition), -1)
+            (replay if r.offset < mark else live).append(r)
         if replay:
+            offsets = self._next_offsets(replay)
             prepared = self.engine.prepare(self._raws(replay), release=False)
-            prepared.batch.offsets = self._next_offsets(replay)
+            prepared.batch.offsets = self._for_store(offsets)
             self.engine.commit(prepared, sinks=False)
-            for tp, nxt in self._next_offsets_tp(replay).items():
+            for tp, nxt in offsets.items():
                 if nxt >= self._replay_until.get(tp, 0):
                     self._replay_until.pop(tp, None)
         if live:
+            offsets = self._next_offsets(live)
             prepared = self.engine.prepare(self._raws(live), release_until=datetime.now(UTC))
-            prepared.batch.offsets = self._next_offsets(live)
-            self._transact(prepared, self._next_offsets_tp(live))
+            prepared.batch.offsets = self._for_store(offsets)
+            self._transact(prepared, offsets)
 
     def _release_due(self) -> bool:
         """Release deferred messages that fell due while no events came; True if any."""
@@ -417,13 +419,14 @@ class KafkaService:
                 continue
             self.engine.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, end - position))
 
-    def _next_offsets_tp(self, records: Iterable[Any]) -> dict[TopicPartition, int]:
+    def _next_offsets(self, records: Iterable[Any]) -> dict[TopicPartition, int]:
+        """The next offset to read per partition after these records."""
         out: dict[TopicPartition, int] = {}
         for r in records:
             tp = TopicPartition(r.topic, r.partition)
             out[tp] = max(out.get(tp, 0), r.offset + 1)
         return out
 
-    def _next_offsets(self, records: Iterable[Any]) -> dict[tuple[str, str, int], int]:
+    def _for_store(self, offsets: dict[TopicPartition, int]) -> dict[tuple[str, str, int], int]:
         g = self.settings.group_id
-        return {(g, tp.topic, tp.partition): o for tp, o in self._next_offsets_tp(records).items()}
+        return {(g, tp.topic, tp.partition): o for tp, o in offsets.items()}

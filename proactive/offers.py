@@ -205,7 +205,7 @@ def select_best_fit(
     if outlook is None or current is None:
         return None
     if outlook.spike:
-        return select_addon(cat, ctx, at) if on_spike == "addon" else None
+        return select_addon(cat, ctx, at, outlook) if on_spike == "addon" else None
     if not outlook.structural_need:
         return None
     best = best_fit_bundle(cat, outlook.expected_mb, set(ctx.declined_offers))
@@ -232,9 +232,11 @@ def select_best_fit(
     )
 
 
-def select_addon(cat: Catalogue, ctx: CustomerContext, at: datetime) -> OfferChoice | None:
+def select_addon(
+    cat: Catalogue, ctx: CustomerContext, at: datetime, outlook: UsageOutlook | None = None
+) -> OfferChoice | None:
     """A one-off add-on covering this cycle's projected shortfall, if cheaper than overuse."""
-    outlook = usage_outlook(ctx, at)
+    outlook = outlook or usage_outlook(ctx, at)
     if outlook is None or not cat.addons:
         return None
     shortfall = outlook.projected_mb - outlook.bundle_mb
