@@ -1,4 +1,4 @@
-"""The ``proactive`` command line."""
+"""The ``proactive`` command group and the engine commands: run, demo, generate, explain, topics."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ SHORT = {
 }
 
 
-def _fail(msg: str, code: int = 2) -> None:
+def fail(msg: str, code: int = 2) -> None:
     click.echo(msg, err=True)
     sys.exit(code)
 
@@ -84,7 +84,7 @@ def _process(settings: Any, out: Path, lines: Any, total: int | None, as_json: b
     try:
         engine = open_engine(settings, out)
     except DataFileError as exc:
-        _fail(f"refused: the rule set or policy has {len(exc.problems)} problem(s):\n{exc}")
+        fail(f"refused: the rule set or policy has {len(exc.problems)} problem(s):\n{exc}")
         raise
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -144,7 +144,7 @@ def main(
     try:
         settings = load_settings(rules_dir=rules_dir, policy=policy, log_level=log_level)
     except ConfigError as exc:
-        _fail(f"configuration error: {exc}")
+        fail(f"configuration error: {exc}")
         return
     configure(settings.log_level)
     ctx.obj = settings
@@ -244,11 +244,11 @@ def run(
         )
         return
     if out is None:
-        _fail("--out DIR is required (or --bootstrap-servers to run on Kafka)")
+        fail("--out DIR is required (or --bootstrap-servers to run on Kafka)")
         return
     source = source or "-"
     if source != "-" and not Path(source).exists():
-        _fail(f"no such event file: {source}")
+        fail(f"no such event file: {source}")
     summary = _process(settings, out, read_lines(source), None, as_json)
     _report(summary, out, as_json)
 
@@ -268,7 +268,7 @@ def _run_kafka(
     try:
         engine = open_engine(settings, out or Path("out/kafka"))
     except DataFileError as exc:
-        _fail(f"refused: the rule set or policy has {len(exc.problems)} problem(s):\n{exc}")
+        fail(f"refused: the rule set or policy has {len(exc.problems)} problem(s):\n{exc}")
         return
     service = KafkaService(
         engine,
@@ -351,75 +351,6 @@ def explain_cmd(decision_id: str, out: Path) -> None:
     """Explain one decision in plain language."""
     rec = find_decision(out, decision_id)
     if rec is None:
-        _fail(f"no decision {decision_id!r} in {out}/decisions.jsonl")
+        fail(f"no decision {decision_id!r} in {out}/decisions.jsonl")
         return
     click.echo(explain(rec))
-
-
-@main.group()
-def rules() -> None:
-    """Rule authoring: lint, schema, why."""
-
-
-@rules.command(name="lint")
-@click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.pass_obj
-def rules_lint(settings: Any, path: Path | None) -> None:
-    """Check a rule directory; every problem as file:line:column: code: message."""
-    from proactive.authoring import lint
-
-    ruleset, problems = lint(path or settings.rules_dir)
-    for p in problems:
-        click.echo(str(p))
-    if problems:
-        _fail(f"{len(problems)} problem(s)", 1)
-    assert ruleset is not None
-    click.echo(f"ok: {len(ruleset.rules)} rules, revision {ruleset.revision}")
-
-
-@rules.command(name="schema")
-def rules_schema_cmd() -> None:
-    """Print the JSON Schema of a rule file."""
-    from proactive.authoring import rules_schema
-
-    click.echo(json.dumps(rules_schema(), indent=2))
-
-
-@rules.command(name="why")
-@click.argument("customer_id")
-@click.option(
-    "--event",
-    "event_file",
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="A CloudEvent (JSON)",
-)
-@click.option(
-    "--out",
-    "out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Output directory of a run, for the customer's stored context",
-)
-@click.pass_obj
-def rules_why(settings: Any, customer_id: str, event_file: Path, out: Path | None) -> None:
-    """For one event: every rule, whether it matched, and which condition failed."""
-    from proactive.authoring import why
-    from proactive.context import CustomerContext
-    from proactive.errors import EventError
-    from proactive.events import parse_event
-    from proactive.rules import load_ruleset
-    from proactive.store import ContextStore, sqlite_url
-
-    try:
-        event = parse_event(event_file.read_bytes())
-    except EventError as exc:
-        _fail(f"{event_file}: {exc}")
-        return
-    ctx = CustomerContext(customer_id)
-    if out is not None and (out / "state.sqlite").exists():
-        store = ContextStore(settings.store_url or sqlite_url(out / "state.sqlite"))
-        ctx = store.load([customer_id]).get(customer_id, ctx)
-        store.close()
-    for result in why(load_ruleset(settings.rules_dir), ctx, event):
-        click.echo(result.explain())

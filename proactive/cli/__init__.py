@@ -1,0 +1,10 @@
+"""The ``proactive`` command line: one module per command group.
+
+``main`` is the click group; importing the submodules registers their commands on it.
+"""
+
+from proactive.cli import ethics as ethics
+from proactive.cli import rules as rules
+from proactive.cli.main import main
+
+__all__ = ["main"]
