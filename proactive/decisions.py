@@ -145,6 +145,13 @@ def build_record(
         "channel": c.channel,
         "channel_reason": c.channel_reason,
         "language": c.language,
+        # who the decision concerns, coarsely: reports compare outcomes per segment
+        "segment": {
+            "age_band": c.ctx.age_band,
+            "language": c.ctx.language,
+            "channel": c.channel,
+            "segment": c.ctx.segment,
+        },
         "message": message,
         "scores": {d: scores[d] for d in DIMENSIONS if d in scores},
         "overall": a.overall,

@@ -180,6 +180,33 @@ class Masking(_Strict):
     log_fields: list[str] = Field(default_factory=list)
 
 
+class Fairness(_Strict):
+    """How reports compare outcomes between customer segments."""
+
+    segments: list[Literal["age_band", "language", "channel", "segment"]] = Field(
+        default_factory=lambda: ["age_band", "language", "channel"]
+    )
+    max_disparity: float = Field(default=1.25, gt=1)
+    """Flag a group whose rate differs from the best group's by more than this ratio."""
+    min_group_size: int = Field(default=30, ge=1)
+    """Groups with fewer decisions are shown but not flagged (too few to judge)."""
+
+
+class ReviewPolicy(_Strict):
+    """The human review queue."""
+
+    expire_after_hours: int = Field(default=72, ge=1)
+    """An action nobody reviewed within this time expires (it is not sent)."""
+
+
+class Governance(_Strict):
+    """Exceptions (the joker) to organisation limits."""
+
+    max_exception_rate: float = Field(default=0.05, ge=0, le=1)
+    """Alert when more than this share of a rule's decisions use an exception."""
+    min_decisions_for_alert: int = Field(default=20, ge=1)
+
+
 class ConsentPolicy(_Strict):
     required_for: list[Literal["service", "commercial", "advice"]]
 
@@ -203,6 +230,9 @@ class Policy(_Strict):
     values: Values
     value: ValuePolicy
     masking: Masking
+    fairness: Fairness = Field(default_factory=Fairness)
+    review: ReviewPolicy = Field(default_factory=ReviewPolicy)
+    governance: Governance = Field(default_factory=Governance)
 
     # field validators (not one model validator) so that a problem is reported at the
     # line of the key it concerns
