@@ -16,6 +16,7 @@ from typing import Any
 
 from proactive.candidates import Candidate
 from proactive.ethics.limits import active_vulnerabilities
+from proactive.ethics.manipulation import ManipulationFinding
 from proactive.ethics.policy import LoadedPolicy
 from proactive.ethics.text import Finding, Readability, readability
 from proactive.rules import RuleSet
@@ -60,6 +61,11 @@ class TextFacts:
     findings: dict[str, list[Finding]]
     domains: list[str]
     amounts: list[float]
+    manipulation: list[ManipulationFinding] = field(default_factory=list)
+
+    def tactics(self, *categories: str) -> list[ManipulationFinding]:
+        """The manipulation findings of the given categories, in text order."""
+        return [f for f in self.manipulation if f.category in categories]
 
 
 def analyse(c: Candidate, lp: LoadedPolicy) -> TextFacts:
@@ -74,11 +80,14 @@ def analyse(c: Candidate, lp: LoadedPolicy) -> TextFacts:
     for m in _AMOUNT.finditer(text):
         raw = m.group(1) or m.group(2)
         amounts.append(float(raw.replace(",", ".")))
-    return TextFacts(text, readability(text, c.language), found, domains, amounts)
+    tactics = lp.manipulation.scan(text, c.language)
+    return TextFacts(text, readability(text, c.language), found, domains, amounts, tactics)
 
 
-def _quote(findings: list[Finding]) -> str:
-    return ", ".join(f"'{f.text}' at {f.start}" for f in findings[:4])
+def _quote(findings: list[Finding] | list[ManipulationFinding]) -> str:
+    return ", ".join(
+        f"'{f.text if isinstance(f, Finding) else f.phrase}' at {f.start}" for f in findings[:4]
+    )
 
 
 def language(c: Candidate, t: TextFacts, lp: LoadedPolicy) -> DimensionScore:
@@ -207,9 +216,9 @@ def complexity(c: Candidate, t: TextFacts, lp: LoadedPolicy) -> DimensionScore:
     s.evidence["words"] = words
     if words > 120:
         s.take(0.2, f"{words} words: long for a proactive message")
-    small = t.findings.get("small_print", [])
+    small = t.tactics("hidden_costs")
     if small:
-        s.take(0.4, f"small print: {_quote(small)}")
+        s.take(0.4, f"hidden costs or small print: {_quote(small)}")
     options = len(set(re.findall(r"\b\d+\s?GB\b", t.text)))
     if options > 3:
         s.take(0.2, f"{options} different bundle sizes: too many options at once")
@@ -284,9 +293,12 @@ def trust(c: Candidate, t: TextFacts, lp: LoadedPolicy, ruleset: RuleSet) -> Dim
     if bad:
         s.evidence["unknown_links"] = bad
         s.take(0.5, f"links to unknown domains: {', '.join(bad)}")
-    phishing = t.findings.get("phishing", [])
+    phishing = [f for f in t.tactics("phishing") if not f.pattern.startswith("link ")]
     if phishing:
-        s.take(0.6, f"asks for what phishers ask for: {_quote(phishing)}")
+        s.take(0.6, f"phishing-like wording: {_quote(phishing)}")
+    misleading = t.tactics("misdirection")
+    if misleading:
+        s.take(0.4, f"misdirection (decoy naming or steering): {_quote(misleading)}")
     cur = c.ctx.current_cycle()
     if _about_usage(c) and cur is not None:
         age = c.at - cur.reported_at
@@ -319,7 +331,7 @@ def empathy(c: Candidate, t: TextFacts, lp: LoadedPolicy) -> DimensionScore:
     acknowledged = bool(t.findings.get("acknowledgement"))
     if hard:
         s.evidence["situation"] = hard
-        loud = t.text.count("!") + len(t.findings.get("pressure", []))
+        loud = t.text.count("!") + len(t.tactics("false_urgency", "scarcity"))
         if c.purpose == "commercial":
             s.take(0.9, f"selling to a customer in a hard time ({', '.join(hard)})")
         elif loud:
@@ -344,7 +356,7 @@ def empathy(c: Candidate, t: TextFacts, lp: LoadedPolicy) -> DimensionScore:
             s.ok("a supportive tone about money trouble")
         else:
             s.take(0.3, "a message about a payment without a supportive word")
-    pressure = t.findings.get("pressure", []) + t.findings.get("confirmshaming", [])
+    pressure = t.tactics("false_urgency", "scarcity", "confirmshaming")
     if pressure:
         s.take(0.3, f"pressure instead of care: {_quote(pressure)}")
     if not s.reasons:
@@ -366,14 +378,16 @@ def autonomy(c: Candidate, t: TextFacts, lp: LoadedPolicy) -> DimensionScore:
     else:
         s.take(0.3, "no way to reach a person")
     for category, amount, what in (
-        ("auto_enrolment", 0.5, "automatic enrolment"),
-        ("pressure", 0.4, "time pressure or scarcity"),
+        ("forced_action", 0.5, "forced action or automatic enrolment"),
+        ("false_urgency", 0.4, "false urgency"),
+        ("scarcity", 0.4, "scarcity pressure"),
         ("confirmshaming", 0.5, "confirmshaming"),
         ("social_proof", 0.3, "social-proof pressure"),
+        ("misdirection", 0.3, "misdirection"),
     ):
-        found = t.findings.get(category, [])
+        found = t.tactics(category)
         if found:
-            s.evidence[category] = [f.text for f in found]
+            s.evidence[category] = [f.phrase for f in found]
             s.take(amount, f"{what}: {_quote(found)}")
     if c.offer is not None and c.offer.offer_id in c.ctx.declined_offers:
         s.take(0.5, "offers again what the customer said no to")

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from proactive.datafile import Located, validate_file
 from proactive.errors import PolicyError, Problem
+from proactive.ethics.manipulation import Detector
 from proactive.ethics.text import Lexicon
 
 DIMENSIONS = (
@@ -227,6 +228,8 @@ class Policy(_Strict):
     channels: Channels
     language: LanguagePolicy
     lexicons: dict[str, dict[str, list[str]]]
+    manipulation: str = "manipulation.yaml"
+    """The manipulation patterns, a path relative to the policy file."""
     values: Values
     value: ValuePolicy
     masking: Masking
@@ -268,9 +271,12 @@ class Policy(_Strict):
 class LoadedPolicy:
     """A validated policy plus what is compiled from it (lexicons) and its content revision."""
 
-    def __init__(self, policy: Policy, lexicon: Lexicon, digest: str, path: Path) -> None:
+    def __init__(
+        self, policy: Policy, lexicon: Lexicon, detector: Detector, digest: str, path: Path
+    ) -> None:
         self.policy = policy
         self.lexicon = lexicon
+        self.manipulation = detector
         self.path = path
         self.revision = f"{policy.revision}+{digest[:8]}"
 
@@ -298,5 +304,12 @@ def load_policy(path: Path) -> LoadedPolicy:
         lexicon = Lexicon.from_mapping(policy.lexicons)
     except ValueError:
         raise PolicyError(_pattern_problems(policy, doc)) from None
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return LoadedPolicy(policy, lexicon, digest, path)
+    patterns = path.parent / policy.manipulation
+    if not patterns.is_file():
+        raise PolicyError(
+            [doc.problem(("manipulation",), f"{patterns} does not exist", "missing_file")]
+        )
+    detector = Detector.from_file(patterns, policy.channels.allowed_link_domains)
+    # the revision covers both files: changing a pattern changes every decision's revision
+    digest = hashlib.sha256(path.read_bytes() + b"\0" + patterns.read_bytes()).hexdigest()
+    return LoadedPolicy(policy, lexicon, detector, digest, path)

@@ -39,6 +39,7 @@ __all__ = [
     "Readability",
     "readability",
     "sentences",
+    "links",
     "syllables",
     "words",
 ]
@@ -105,6 +106,19 @@ def words(text: str) -> list[str]:
     ['Nog', '13,50', 'te', 'gaan', 'zie', 'kpn.com/bundel']
     """
     return _WORD_RE.findall(text)
+
+
+def links(text: str) -> list[tuple[str, int, int]]:
+    """Every URL, bare domain and e-mail address in ``text`` with its offsets.
+
+    >>> links("Zie kpn.com/bundel of mail info@example.nl.")
+    [('kpn.com/bundel', 4, 18), ('info@example.nl', 27, 42)]
+    """
+    out = []
+    for match in _WORD_RE.finditer(text):
+        if _OPAQUE_RE.fullmatch(match.group()):
+            out.append((match.group(), match.start(), match.end()))
+    return out
 
 
 # ------------------------------------------------------------------------ sentences

@@ -106,9 +106,13 @@ def assess_value(c: Candidate, t: TextFacts, lp: LoadedPolicy, ruleset: RuleSet)
             v.reasons.append(f"fits the customer's value '{value}' ({', '.join(fit)})")
     # -- the organisation's values ----------------------------------------------------
     org = {ov.id for ov in pol.values.organisation}
-    if "no_hard_sell" in org and (t.findings.get("pressure") or t.findings.get("confirmshaming")):
+    hard_sell = t.tactics(
+        "false_urgency", "scarcity", "social_proof", "confirmshaming", "misdirection"
+    )
+    if "no_hard_sell" in org and hard_sell:
         v.alignment -= 0.3
-        v.reasons.append("pressure is at odds with 'no hard sell'")
+        tactics = sorted({f.category.replace("_", " ") for f in hard_sell})
+        v.reasons.append(f"{', '.join(tactics)} at odds with 'no hard sell'")
     if "duty_of_care" in org and c.purpose == "commercial" and active_vulnerabilities(c, pol):
         v.alignment -= 0.4
         v.reasons.append("selling to a vulnerable customer is at odds with 'duty of care'")
