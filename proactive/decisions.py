@@ -157,6 +157,7 @@ def build_record(
         "overall": a.overall,
         "value": a.value.as_dict() if a.value else None,
         "limits": [h.as_dict() for h in a.limits],
+        "manipulation": [f.as_dict() for f in a.manipulation],
         "verdict": a.verdict,
         "reasons": a.reasons,
         "warnings": a.warnings,

@@ -331,7 +331,7 @@ def test_trust_phishing_words() -> None:
     bad = _append(good, "Log in met uw wachtwoord om de betaling te bevestigen.")
     g, b = score("trust", good), score("trust", bad)
     assert_separates(g.score, b.score)
-    assert "phishers" in reasons(b) and "'wachtwoord'" in reasons(b)
+    assert "phishing" in reasons(b) and "wachtwoord" in reasons(b)
 
 
 def test_trust_amount_not_in_the_catalogue() -> None:
@@ -424,22 +424,24 @@ def test_empathy_offer_while_a_complaint_is_open() -> None:
 
 
 @pytest.mark.parametrize(
-    ("language", "pressure", "quoted"),
+    ("language", "pressure", "quoted", "tactic"),
     [
-        ("nl", "Alleen vandaag!", "alleen vandaag"),
-        ("nl", "Op = op.", "op = op"),
-        ("nl", "Wacht niet te lang.", "wacht niet te lang"),
-        ("en", "Only 3 left.", "only 3 left"),
-        ("en", "Offer ends in 2 hours.", "ends in 2 hours"),
+        ("nl", "Alleen vandaag!", "alleen vandaag", "false urgency"),
+        ("nl", "Op = op.", "op = op", "scarcity"),
+        ("nl", "Wacht niet te lang.", "wacht niet", "false urgency"),
+        ("en", "Only 3 left.", "only 3 left", "scarcity"),
+        ("en", "Offer ends in 2 hours.", "ends in 2 hours", "false urgency"),
     ],
 )
-def test_autonomy_time_pressure_and_scarcity(language: str, pressure: str, quoted: str) -> None:
+def test_autonomy_time_pressure_and_scarcity(
+    language: str, pressure: str, quoted: str, tactic: str
+) -> None:
     """S3/§4: scarcity and false urgency ('Alleen vandaag', 'only 3 left') take away the choice."""
     good = bundle_offer(customer(language=language))
     bad = _append(good, pressure)
     g, b = score("autonomy", good), score("autonomy", bad)
     assert g.score - b.score >= 0.35
-    assert "time pressure or scarcity" in reasons(b)
+    assert tactic in reasons(b)
     assert f"'{quoted}'" in reasons(b)
 
 

@@ -7,6 +7,7 @@ and the key, so the fix is one look away (DOMAIN.md §1, §8).
 from __future__ import annotations
 
 from collections.abc import Callable
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ def broken_copy(tmp_path: Path, edit: Callable[[str], str]) -> tuple[Path, str]:
     assert text != SHIPPED, "the edit changed nothing"
     path = tmp_path / "policy.yaml"
     path.write_text(text, encoding="utf-8")
+    shutil.copy(POLICY_PATH.parent / "manipulation.yaml", tmp_path / "manipulation.yaml")
     return path, text
 
 
@@ -45,7 +47,8 @@ def problems_of(path: Path) -> list[Problem]:
     problems = info.value.problems
     assert problems, "a PolicyError must carry its problems"
     for p in problems:
-        assert p.file == str(path)
+        # a problem is reported in the file it is in: the policy or its pattern file
+        assert p.file in (str(path), str(path.parent / "manipulation.yaml"))
         assert p.line >= 1 and p.column >= 1
     return problems
 
@@ -93,18 +96,43 @@ def test_revision_changes_with_the_content(tmp_path: Path) -> None:
 
 
 def test_shipped_lexicon_is_compiled_and_finds_the_manipulation_words() -> None:
-    """§4: the compliance word lists are compiled and used, in Dutch and English."""
-    lexicon = load_policy(POLICY_PATH).lexicon
-    assert {
-        "pressure",
-        "small_print",
-        "phishing",
-        "labels",
-        "lifestyle_advice",
-    } <= lexicon.categories
-    assert [f.category for f in lexicon.find("Alleen vandaag!", "nl")] == ["pressure"]
-    assert [f.category for f in lexicon.find("Only 2 left", "en")] == ["pressure"]
-    assert lexicon.find("Uw bundel wordt op 1 juni vernieuwd.", "nl") == []
+    """§4: the compliance word lists and manipulation patterns are compiled and used."""
+    loaded = load_policy(POLICY_PATH)
+    assert {"labels", "lifestyle_advice", "acknowledgement"} <= loaded.lexicon.categories
+    scan = loaded.manipulation.scan
+    assert [f.category for f in scan("Alleen vandaag!", "nl")] == ["false_urgency"]
+    assert [f.category for f in scan("Only 2 left", "en")] == ["scarcity"]
+    assert scan("Uw bundel wordt op 1 juni vernieuwd.", "nl") == []
+
+
+def test_revision_covers_the_manipulation_patterns(tmp_path: Path) -> None:
+    """§8: changing a manipulation pattern changes the revision every decision records."""
+    path, _ = broken_copy(tmp_path, lambda t: t.replace("min_gap_hours: 4", "min_gap_hours: 4 "))
+    before = load_policy(path).revision
+    patterns = tmp_path / "manipulation.yaml"
+    patterns.write_text(patterns.read_text().replace("'hurry(?: up)?'", "'hurry'"))
+    assert load_policy(path).revision != before
+
+
+def test_broken_manipulation_pattern_is_reported_at_its_line(tmp_path: Path) -> None:
+    """A pattern that does not compile is refused with file, line and key."""
+    path, _ = broken_copy(tmp_path, lambda t: t.replace("min_gap_hours: 4", "min_gap_hours: 4 "))
+    patterns = tmp_path / "manipulation.yaml"
+    text = patterns.read_text().replace("'hurry(?: up)?'", "'hurry(?: up'")
+    patterns.write_text(text)
+    p = one_problem(path)
+    assert p.code == "bad_pattern" and p.file.endswith("manipulation.yaml")
+    assert p.line == line_of(text, "hurry(?: up'")
+    assert p.key.startswith("categories.false_urgency.patterns.en.")
+
+
+def test_unknown_word_class_is_reported(tmp_path: Path) -> None:
+    """A pattern naming a word class that does not exist is refused, not silently literal."""
+    path, _ = broken_copy(tmp_path, lambda t: t.replace("min_gap_hours: 4", "min_gap_hours: 4 "))
+    patterns = tmp_path / "manipulation.yaml"
+    patterns.write_text(patterns.read_text().replace("'hurry(?: up)?'", "'{hurrying}'"))
+    p = one_problem(path)
+    assert "unknown word class {hurrying}" in p.message
 
 
 # ------------------------------------------------------------------------- broken
@@ -172,12 +200,14 @@ def test_unknown_frame(tmp_path: Path) -> None:
 
 def test_lexicon_regex_that_does_not_compile(tmp_path: Path) -> None:
     """A broken compliance pattern is reported with its category and language, at its line."""
-    path, text = broken_copy(tmp_path, lambda t: t.replace("'alleen vandaag'", "'alleen (vandaag'"))
+    path, text = broken_copy(
+        tmp_path, lambda t: t.replace("'grootverbruiker'", "'groot(verbruiker'")
+    )
     p = one_problem(path)
     assert p.code == "bad_pattern"
-    assert "'pressure'" in p.message and "alleen (vandaag" in p.message
-    assert p.key.startswith("lexicons.pressure.nl")
-    assert p.line == line_of(text, "alleen (vandaag")
+    assert "'labels'" in p.message and "groot(verbruiker" in p.message
+    assert p.key.startswith("lexicons.labels.nl")
+    assert p.line == line_of(text, "groot(verbruiker")
 
 
 def test_yaml_syntax_error(tmp_path: Path) -> None:

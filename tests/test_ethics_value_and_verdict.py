@@ -6,7 +6,8 @@ message that could not be rendered, blocks (fail closed).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import shutil
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,10 +26,8 @@ from ethics_helpers import (
     policy,
     ruleset,
     score,
-    sent,
     usage_event,
     usage_history,
-    when,
     with_commercial_consent,
     with_offer,
     with_rule,
@@ -38,9 +37,9 @@ from ethics_helpers import (
 from proactive.candidates import Candidate, without_offer
 from proactive.context import CustomerContext
 from proactive.ethics import dimensions
-from proactive.ethics.check import EthicsCheck
-from proactive.ethics.dimensions import analyse
-from proactive.ethics.policy import load_policy
+from proactive.ethics.check import Assessment, EthicsCheck
+from proactive.ethics.dimensions import DimensionScore, analyse
+from proactive.ethics.policy import DIMENSIONS, load_policy
 from proactive.ethics.value import ValueCheck, assess_value
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -124,6 +123,7 @@ def test_org_only_effect_block_in_the_policy_blocks(tmp_path: Path) -> None:
     assert "org_only_effect: review" in text
     strict = tmp_path / "policy.yaml"
     strict.write_text(text.replace("org_only_effect: review", "org_only_effect: block"))
+    shutil.copy(POLICY_PATH.parent / "manipulation.yaml", tmp_path / "manipulation.yaml")
     lp = load_policy(strict)
     assert lp.policy.value.org_only_effect == "block"
     a = EthicsCheck(lp).assess(unlimited_upsell(customer()), ruleset())
@@ -211,7 +211,7 @@ def test_pressure_is_at_odds_with_no_hard_sell() -> None:
     c = bundle_offer(customer())
     pushed = appended(c, "Laatste kans!")
     assert value_of(c).alignment - value_of(pushed).alignment >= 0.25
-    assert "pressure is at odds with 'no hard sell'" in value_of(pushed).reasons
+    assert "false urgency at odds with 'no hard sell'" in value_of(pushed).reasons
 
 
 def test_old_bereavement_outside_the_policy_window_no_longer_stops_selling() -> None:
@@ -287,26 +287,20 @@ def test_a_dimension_below_the_minimum_sends_to_review() -> None:
 
 def test_low_overall_score_blocks() -> None:
     """§2: many shortcomings together, none fatal on its own, block the message."""
-    ctx = customer(language="en")
-    sent(ctx, when(NOON) - timedelta(hours=2), "outage-resolved")
-    c = bundle_offer(ctx)
-    ctx.language, ctx.preferred_channel = "nl", "email"  # the profile changed meanwhile
-    bad = with_text(
-        c,
-        body=(
-            "Last chance! Get a monthly 10 GB bundle. Terms apply. "
-            "Choose it at https://bundle-deal.com/offer."
-        ),
-        reason="",
-        human="",
+    check = EthicsCheck(policy())
+    th = check.policy.thresholds
+    # every dimension above the block level, the weighted score below the review level
+    low = th.block_dimension + 0.05
+    assert low < th.review
+    a = Assessment(
+        "send",
+        [],
+        scores={d: DimensionScore(low, ["weak"], shortfalls=["weak"]) for d in DIMENSIONS},
+        overall=low,
     )
-    a = assess(bad)
-    th = policy().policy.thresholds
-    assert not a.limits
-    assert all(s.score >= th.block_dimension for s in a.scores.values())
-    assert a.overall is not None and a.overall < th.review
+    check._verdict(a)
     assert a.verdict == "block"
-    assert a.reasons == [f"service score {a.overall:.2f} is below the review level {th.review}"]
+    assert a.reasons[-1] == f"service score {low:.2f} is below the review level {th.review}"
 
 
 def test_warning_near_the_send_threshold_and_not_far_from_it() -> None:

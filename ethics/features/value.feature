@@ -45,6 +45,7 @@ Feature: Value and values: worth it to the customer, and no big brother or betut
     And the decision on rule "usage-tip" for "C1" is "review"
     And customer "C1" gets no message from rule "usage-tip"
 
+    # each row fills in both languages; the customer reads one of them
     Examples:
       | reads | advies                                                            | advice                                                         |
       | nl    | Minder schermtijd in de avond is gezonder voor u.                 | Less screen time in the evening is healthier for you.          |
@@ -87,6 +88,7 @@ Feature: Value and values: worth it to the customer, and no big brother or betut
     And the decision on rule "bill-overview" for "C1" is "review"
     And customer "C1" gets no message from rule "bill-overview"
 
+    # each row fills in both languages; the customer reads one of them
     Examples:
       | reads | label_nl                                    | label_en                                   |
       | nl    | U bent een echte grootverbruiker.           | You are a real heavy user.                 |

@@ -2,11 +2,13 @@
 
 Verdicts, in order of precedence:
 
-* **block** — a hard limit with effect *block*; any error inside the check (fail
-  closed); a render failure; a dimension below ``block_dimension``; a weighted score
-  below ``review``.
-* **review** — a value flag (organisation only, big brother, betutteling); a
-  dimension below ``min_dimension``; a weighted score below ``send``.
+* **block** — a hard limit with effect *block*; a manipulation finding whose category
+  blocks (false urgency, scarcity, confirmshaming, forced action, phishing); any
+  error inside the check (fail closed); a render failure; a dimension below
+  ``block_dimension``; a weighted score below ``review``.
+* **review** — a manipulation finding whose category asks for review (social proof,
+  misdirection, hidden costs); a value flag (organisation only, big brother,
+  betutteling); a dimension below ``min_dimension``; a weighted score below ``send``.
 * **defer** — would be sent, but quiet hours (or a closed line for a message that
   invites a call) hold it until the next allowed moment.
 * **send** — everything else.
@@ -25,6 +27,7 @@ from typing import Any, Literal
 from proactive.candidates import Candidate
 from proactive.ethics import dimensions as dim
 from proactive.ethics.limits import LimitHit, evaluate_limits, next_allowed
+from proactive.ethics.manipulation import ManipulationFinding
 from proactive.ethics.policy import DIMENSIONS, LoadedPolicy
 from proactive.ethics.value import ValueCheck, assess_value
 from proactive.rules import RuleSet
@@ -47,6 +50,7 @@ class Assessment:
     deliver_at: datetime | None = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    manipulation: list[ManipulationFinding] = field(default_factory=list)
 
     def scores_dict(self) -> dict[str, Any]:
         return {k: v.as_dict() for k, v in self.scores.items()}
@@ -96,6 +100,7 @@ class EthicsCheck:
         w = self.policy.weights
         overall = sum(scores[d].score * w[d] for d in DIMENSIONS) / sum(w[d] for d in DIMENSIONS)
         a = Assessment("send", [], scores, round(overall, 4), value, limits, deliver_at)
+        a.manipulation = list(t.manipulation)
         self._verdict(a)
         return a
 
@@ -107,6 +112,9 @@ class EthicsCheck:
         defers = [h for h in a.limits if h.effect == "defer"]
         for h in blocks:
             reasons.append(f"{h.frame} limit '{h.id}': {h.reason} ({h.detail}; source: {h.source})")
+        tactic_blocks = [f for f in a.manipulation if f.effect == "block"]
+        tactic_reviews = [f for f in a.manipulation if f.effect == "review"]
+        reasons += [self._tactic(f) for f in tactic_blocks]
         low_block = [d for d, s in a.scores.items() if s.score < th.block_dimension]
         low_review = [
             d for d, s in a.scores.items() if th.block_dimension <= s.score < th.min_dimension
@@ -117,7 +125,7 @@ class EthicsCheck:
             "organisation_only" in flags and self.policy.value.org_only_effect == "block"
         )
         misfit = a.value is not None and a.value.alignment < self.policy.value.min_alignment
-        if blocks:
+        if blocks or tactic_blocks:
             a.verdict = "block"
         elif org_only_blocks:
             a.verdict = "block"
@@ -133,8 +141,9 @@ class EthicsCheck:
         elif overall < th.review:
             a.verdict = "block"
             reasons.append(f"service score {overall:.2f} is below the review level {th.review}")
-        elif flags or misfit or low_review or overall < th.send or reviews_l:
+        elif flags or misfit or low_review or overall < th.send or reviews_l or tactic_reviews:
             a.verdict = "review"
+            reasons += [self._tactic(f) for f in tactic_reviews]
             for f in flags:
                 reasons.append(f"value check flag '{f}'")
             if misfit and a.value is not None:
@@ -170,6 +179,13 @@ class EthicsCheck:
                     f"{d} score {s.score:.2f} is close to the minimum {th.min_dimension}"
                 )
         a.reasons = reasons
+
+    def _tactic(self, f: ManipulationFinding) -> str:
+        spec = self.lp.manipulation.category(f.category)
+        return (
+            f"manipulation check: {f.category.replace('_', ' ')} '{f.phrase}' at {f.start}"
+            f" ({spec.frame}: {spec.source})"
+        )
 
 
 def _worst(s: dim.DimensionScore) -> str:

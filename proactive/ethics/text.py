@@ -37,9 +37,9 @@ __all__ = [
     "Finding",
     "Lexicon",
     "Readability",
+    "links",
     "readability",
     "sentences",
-    "links",
     "syllables",
     "words",
 ]

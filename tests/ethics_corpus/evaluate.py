@@ -150,9 +150,7 @@ def table(r: Result) -> str:
                 f"| {_fmt(c.fpr)} |"
             )
         b = r.benign[lang]
-        lines.append(
-            f"| {lang} | *benign texts flagged* | {b.fp + b.tn} | | | {b.fpr or 0:.3f} |"
-        )
+        lines.append(f"| {lang} | *benign texts flagged* | {b.fp + b.tn} | | | {b.fpr or 0:.3f} |")
     return "\n".join(lines)
 
 
@@ -190,8 +188,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     else:
-        print(f"{'held-out' if args.holdout else 'main'} corpus: {r.texts} texts, patterns "
-              f"revision {detector.revision}\n")
+        print(
+            f"{'held-out' if args.holdout else 'main'} corpus: {r.texts} texts, patterns "
+            f"revision {detector.revision}\n"
+        )
         print(table(r))
         if args.misses:
             print()
