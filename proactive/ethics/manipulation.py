@@ -126,7 +126,7 @@ class ManipulationFinding:
         }
 
 
-def _expand(pattern: str, language: str, classes: Mapping[str, Mapping[str, Sequence[str]]]) -> str:
+def _expand(pattern: str, language: str, classes: Mapping[str, Mapping[Any, Sequence[str]]]) -> str:
     """Replace ``{name}`` with the alternatives of word class ``name`` for ``language``."""
 
     def one(match: re.Match[str]) -> str:
@@ -153,7 +153,8 @@ class Detector:
         found: dict[str, dict[str, list[str]]] = {}
         unless: dict[str, dict[str, list[str]]] = {}
         for category, cat in spec.categories.items():
-            for target, source in ((found, cat.patterns), (unless, cat.unless)):
+            for target, given in ((found, cat.patterns), (unless, cat.unless)):
+                source: dict[str, list[str]] = dict(given)
                 for language in LANGUAGES:
                     patterns = [*source.get("any", []), *source.get(language, [])]
                     for pattern in patterns:

@@ -184,8 +184,10 @@ class Masking(_Strict):
 class Fairness(_Strict):
     """How reports compare outcomes between customer segments."""
 
-    segments: list[Literal["age_band", "language", "channel", "segment"]] = Field(
-        default_factory=lambda: ["age_band", "language", "channel"]
+    segments: tuple[Literal["age_band", "language", "channel", "segment"], ...] = (
+        "age_band",
+        "language",
+        "channel",
     )
     max_disparity: float = Field(default=1.25, gt=1)
     """Flag a group whose rate differs from the best group's by more than this ratio."""
