@@ -154,7 +154,7 @@ class Detector:
         unless: dict[str, dict[str, list[str]]] = {}
         for category, cat in spec.categories.items():
             for target, given in ((found, cat.patterns), (unless, cat.unless)):
-                source: dict[str, list[str]] = dict(given)
+                source: dict[str, list[str]] = {str(k): v for k, v in given.items()}
                 for language in LANGUAGES:
                     patterns = [*source.get("any", []), *source.get(language, [])]
                     for pattern in patterns:
