@@ -162,7 +162,7 @@ def build_record(
         "reasons": a.reasons,
         "warnings": a.warnings,
         "arbitration": arbitration,
-        "exception": None,
+        "exception": a.exception,
         "deliver_at": a.deliver_at.isoformat() if a.deliver_at else None,
         "notification_id": notification_id(c),
         "trigger_time": c.event.time.isoformat(),

@@ -75,6 +75,19 @@ class OfferSpec(_Strict):
     message without it as a plain service notice (``without_offer``) or not at all."""
 
 
+class ExceptionSpec(_Strict):
+    """The joker: an exception to organisation limits, with a written justification.
+
+    The ethics check honours it only for limits in the *organisation* frame; a law
+    or systems limit named here still applies, and the decision says so. Every
+    decision that uses the exception records it, and reports count its rate.
+    """
+
+    limits: list[str] = Field(min_length=1)
+    justification: str = Field(min_length=20)
+    approved_by: str = Field(min_length=2)
+
+
 class Rule(_Strict):
     """One proactive rule."""
 
@@ -94,6 +107,7 @@ class Rule(_Strict):
     sensitive: bool = False
     invites_contact: bool = False
     enabled: bool = True
+    exception: ExceptionSpec | None = None
 
 
 class RuleFile(_Strict):

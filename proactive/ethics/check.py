@@ -51,6 +51,8 @@ class Assessment:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     manipulation: list[ManipulationFinding] = field(default_factory=list)
+    exception: dict[str, Any] | None = None
+    """The joker used by this decision: the excepted limits, justification and who."""
 
     def scores_dict(self) -> dict[str, Any]:
         return {k: v.as_dict() for k, v in self.scores.items()}
@@ -83,7 +85,7 @@ class EthicsCheck:
                 [f"the message could not be rendered: {c.render_error}"],
                 error=c.render_error,
             )
-        limits = evaluate_limits(c, self.policy, ruleset)
+        limits, exception, refused = self._joker(c, evaluate_limits(c, self.policy, ruleset))
         deliver_at, _ = next_allowed(c, self.policy)
         t = dim.analyse(c, self.lp)
         scores = {
@@ -101,8 +103,46 @@ class EthicsCheck:
         overall = sum(scores[d].score * w[d] for d in DIMENSIONS) / sum(w[d] for d in DIMENSIONS)
         a = Assessment("send", [], scores, round(overall, 4), value, limits, deliver_at)
         a.manipulation = list(t.manipulation)
+        a.exception = exception
         self._verdict(a)
+        a.reasons += refused
+        if exception is not None:
+            a.reasons.append(
+                f"exception (joker) on organisation limit(s) {', '.join(exception['limits'])}:"
+                f" {exception['justification']} (approved by {exception['approved_by']})"
+            )
         return a
+
+    def _joker(
+        self, c: Candidate, hits: list[LimitHit]
+    ) -> tuple[list[LimitHit], dict[str, Any] | None, list[str]]:
+        """Apply the rule's exception to organisation limits; law limits have no joker."""
+        spec = c.rule.rule.exception
+        if spec is None:
+            return hits, None, []
+        kept: list[LimitHit] = []
+        excepted: list[str] = []
+        refused: list[str] = []
+        for h in hits:
+            if h.id not in spec.limits:
+                kept.append(h)
+            elif h.frame == "organisation":
+                excepted.append(h.id)
+            else:
+                kept.append(h)
+                refused.append(
+                    f"exception requested for {h.frame} limit '{h.id}' refused:"
+                    f" only organisation limits can be excepted"
+                )
+        if not excepted:
+            return kept, None, refused
+        exception = {
+            "limits": excepted,
+            "justification": spec.justification,
+            "approved_by": spec.approved_by,
+            "by": f"rule:{c.rule_id}",
+        }
+        return kept, exception, refused
 
     def _verdict(self, a: Assessment) -> None:
         th = self.policy.thresholds
