@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint typecheck unit features integration bench bench-kafka kafka-up kafka-down topics clean
+.PHONY: help install demo test lint typecheck unit features integration bench bench-kafka kafka-up kafka-down topics clean eval-manipulation
 KAFKA_PORT ?= 9092
 
 help: ## List the targets
@@ -50,6 +50,10 @@ kafka-down: ## Stop the local Kafka broker
 
 topics: $(STAMP) ## Create the four topics on the local broker
 	$(BIN)/proactive topics create --bootstrap-servers localhost:$(KAFKA_PORT) --partitions 3
+
+eval-manipulation: $(STAMP) ## Precision and recall of the manipulation check on the labelled corpus and held-out texts
+	$(BIN)/python tests/ethics_corpus/evaluate.py
+	$(BIN)/python tests/ethics_corpus/evaluate.py --holdout || true
 
 bench: $(STAMP) ## Throughput, latency and memory of the embedded pipeline (200k events)
 	$(BIN)/python benchmarks/pipeline.py --events 200000 --customers 10000
