@@ -22,6 +22,7 @@ COMMERCIAL_ONLY = frozenset(
         "objection_direct_marketing",
         "no_selling_when_vulnerable",
         "no_upsell_with_open_complaint",
+        "no_offer_to_proxy",
         "declined_offer_respected",
         "frequency_cap",
         "offer_in_catalogue",
@@ -147,6 +148,11 @@ def evaluate_limits(c: Candidate, policy: Policy, ruleset: RuleSet) -> list[Limi
             hit(
                 "no_upsell_with_open_complaint",
                 f"{len(ctx.open_complaints)} open complaint(s): {topics}",
+            )
+        if ctx.managed_by_proxy and c.offer is not None:
+            hit(
+                "no_offer_to_proxy",
+                "the account is managed by a relative; the offer would be aimed at them",
             )
         if c.offer is not None and c.offer.offer_id in ctx.declined_offers:
             when = ctx.declined_offers[c.offer.offer_id]

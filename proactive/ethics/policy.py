@@ -39,6 +39,7 @@ LIMIT_IDS = (
     "offer_in_catalogue",
     "no_selling_when_vulnerable",
     "no_upsell_with_open_complaint",
+    "no_offer_to_proxy",
     "quiet_hours",
     "cooldown",
     "frequency_cap",
