@@ -170,7 +170,7 @@ def test_unknown_limit_id(tmp_path: Path) -> None:
     problems = problems_of(path)
     bad = [p for p in problems if p.key.endswith(".id")]
     assert len(bad) == 1
-    assert bad[0].key == "limits.10.id"
+    assert bad[0].key == "limits.11.id"
     assert bad[0].line == line_of(text, "id: sms_parts")
     assert "sms_segments" in bad[0].message  # lists what is allowed
 
@@ -194,7 +194,7 @@ def test_unknown_frame(tmp_path: Path) -> None:
     """§8: a limit's frame is one of law, organisation, systems, society."""
     path, text = broken_copy(tmp_path, lambda t: t.replace("frame: systems", "frame: technology"))
     p = one_problem(path)
-    assert p.key == "limits.10.frame"
+    assert p.key == "limits.11.frame"
     assert p.line == line_of(text, "frame: technology")
 
 
@@ -248,4 +248,4 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
     path, _ = broken_copy(tmp_path, two_mistakes)
     keys = {p.key for p in problems_of(path)}
-    assert {"thresholds.send", "limits.10.frame"} <= keys
+    assert {"thresholds.send", "limits.11.frame"} <= keys
