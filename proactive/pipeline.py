@@ -35,6 +35,7 @@ from proactive.facts import ALL_GROUPS, build_facts
 from proactive.logs import mask
 from proactive.metrics import Metrics
 from proactive.notifications import build_notification
+from proactive.review import REVIEW_CHAIN, contact_of, expire_stale, queue_row
 from proactive.rules import CompiledRule, RuleSet
 from proactive.sinks import Sink
 from proactive.store import Batch, ContextStore
@@ -182,6 +183,7 @@ class Engine:
         self._heads: dict[str, tuple[int, str]] = {}
         self._committed_heads: dict[str, tuple[int, str]] = {}
         self._stream_time: datetime | None = None
+        self._review_seq: int | None = None
         self.owned_chains: set[str] | None = None
         """Chains whose deferred messages this engine releases (None: all; the Kafka
         service sets the chains of its assigned partitions)."""
@@ -216,6 +218,8 @@ class Engine:
         unless ``release`` is false (a replay that only rebuilds state).
         """
         out = Prepared()
+        # before any event: this batch's decisions must see messages reviewers approved
+        self._follow_reviews(out)
         events: list[tuple[Event, str]] = []
         for item in raws:
             raw, origin = item[0], item[1]
@@ -243,6 +247,7 @@ class Engine:
         until = release_until or self._stream_time
         if release and until is not None:
             self.release_due(until, out)
+            expire_stale(self.store, until)
         return out
 
     def commit(self, prepared: Prepared, *, sinks: bool = True) -> None:
@@ -284,7 +289,9 @@ class Engine:
         until = until or self._stream_time
         if until is not None:
             out = Prepared()
+            self._follow_reviews(out)
             self.release_due(until, out)
+            expire_stale(self.store, until)
             self.commit(out)
         return self.summary
 
@@ -480,27 +487,24 @@ class Engine:
                     "customer_id": c.ctx.customer_id,
                     "chain": chain,
                     "due_at": j.assessment.deliver_at,
-                    "candidate": _dumps(
-                        {
-                            "event": c.event.to_cloudevent(),
-                            "rule_id": c.rule_id,
-                            "variant": c.variant,
-                            "chain": chain,
-                        }
-                    ),
+                    "candidate": _dumps(_spec(c, chain)),
                     "status": "pending",
                 }
             )
             self.summary.deferred += 1
         elif verdict == "review":
+            # a reviewer acts on it later: keep what rebuilds the candidate then
             out.batch.reviews.append(
-                {
-                    "decision_id": rec["decision_id"],
-                    "customer_id": c.ctx.customer_id,
-                    "rule_id": c.rule_id,
-                    "created_at": c.at,
-                    "status": "pending",
-                }
+                queue_row(
+                    decision_id=rec["decision_id"],
+                    customer_id=c.ctx.customer_id,
+                    rule_id=c.rule_id,
+                    chain=chain,
+                    created_at=c.at,
+                    spec=_spec(c, chain),
+                    reasons=rec["reasons"],
+                    policy=self.check.policy,
+                )
             )
             self.summary.reviews += 1
         out.batch.contexts[c.ctx.customer_id] = c.ctx
@@ -586,6 +590,30 @@ class Engine:
                 return
         out.batch.deferred_closed.append((decision_id, status))
 
+    # -- the review queue --------------------------------------------------------------
+
+    def _follow_reviews(self, out: Prepared) -> None:
+        """Fold contacts that reviewers approved since the last batch into cached contexts.
+
+        An approval records its contact in the store's copy of the context; a context
+        this engine holds in memory would not see it (and the next commit would write
+        it back without it), so caps and cooldowns would miss the message. The review
+        chain is written one action at a time, so its sequence number is an exact
+        watermark; asking for what is new is one indexed query.
+        """
+        if self._review_seq is None:
+            # contexts read from the store from now on already hold earlier approvals
+            self._review_seq = self.store.chain_head(REVIEW_CHAIN)[0]
+            return
+        for rec in self.store.decision_records(REVIEW_CHAIN, after=self._review_seq):
+            self._review_seq = max(self._review_seq, int(rec["seq"]))
+            contact = contact_of(rec)
+            ctx = self._cache.get(rec["customer_id"]) if contact is not None else None
+            if ctx is None or contact is None or contact in ctx.contacts:
+                continue
+            ctx.record_contact(contact)
+            out.batch.contexts[ctx.customer_id] = ctx
+
     # -- state -----------------------------------------------------------------------
 
     def _prefetch(self, customer_ids: set[str]) -> None:
@@ -629,6 +657,16 @@ class Engine:
         if st is None:
             st = self.summary.rules[rule_id] = RuleStats()
         return st
+
+
+def _spec(c: Candidate, chain: str) -> dict[str, Any]:
+    """What rebuilds a candidate later (a deferred release, a review approval)."""
+    return {
+        "event": c.event.to_cloudevent(),
+        "rule_id": c.rule_id,
+        "variant": c.variant,
+        "chain": chain,
+    }
 
 
 def _dumps(obj: Any) -> str:

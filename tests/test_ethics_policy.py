@@ -6,8 +6,8 @@ and the key, so the fix is one look away (DOMAIN.md §1, §8).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest

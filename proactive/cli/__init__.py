@@ -4,6 +4,8 @@
 """
 
 from proactive.cli import ethics as ethics
+from proactive.cli import report as report
+from proactive.cli import review as review
 from proactive.cli import rules as rules
 from proactive.cli.main import main
 

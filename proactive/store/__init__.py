@@ -13,7 +13,8 @@ The schema is created and upgraded by Alembic migrations at open time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,16 +25,19 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from proactive.context import CustomerContext
+from proactive.context import Contact, CustomerContext
 from proactive.errors import StoreError
 from proactive.store import schema
 
-__all__ = ["Batch", "ContextStore", "sqlite_url"]
+__all__ = ["Batch", "ContextStore", "ReviewWrite", "sqlite_url"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 GENESIS_HASH = "0" * 64
+REVIEW_LOCK = 7301002
+"""PostgreSQL advisory lock key that serialises review actions (see :meth:`ContextStore.review_write`)."""
 
 
 def sqlite_url(path: Path | str) -> str:
@@ -171,15 +175,123 @@ class ContextStore:
             for r in rows
         ]
 
-    def decision_records(self, chain: str | None = None) -> Iterable[dict[str, Any]]:
-        """Decision records in chain order (one chain, or all chains one after another)."""
+    def decision_records(
+        self, chain: str | None = None, *, after: int = 0
+    ) -> Iterable[dict[str, Any]]:
+        """Decision records in chain order (one chain, or all chains one after another).
+
+        ``after`` skips a chain's records up to that sequence number (a reader that
+        follows a chain asks only for what is new). The ``review`` chain holds review
+        records (``record_type: "review"``), not decisions.
+        """
         t = schema.decisions
         q = select(t.c.record).order_by(t.c.chain, t.c.seq)
         if chain is not None:
             q = q.where(t.c.chain == chain)
+        if after:
+            q = q.where(t.c.seq > after)
         with self.engine.connect() as conn:
             for row in conn.execute(q):
                 yield orjson.loads(row[0])
+
+    def decision_record(self, decision_id: str) -> dict[str, Any] | None:
+        """One decision (or review) record by its id, or None."""
+        t = schema.decisions
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.c.record).where(t.c.decision_id == decision_id)).first()
+        return orjson.loads(row[0]) if row else None
+
+    def customer_records(self, customer_id: str, chain: str) -> list[dict[str, Any]]:
+        """The records of one customer in one chain, in chain order."""
+        t = schema.decisions
+        q = (
+            select(t.c.record)
+            .where(t.c.customer_id == customer_id, t.c.chain == chain)
+            .order_by(t.c.seq)
+        )
+        with self.engine.connect() as conn:
+            return [orjson.loads(r[0]) for r in conn.execute(q)]
+
+    # -- the review queue ------------------------------------------------------------
+
+    def review_items(
+        self,
+        *,
+        status: str | None = None,
+        rule_id: str | None = None,
+        created_before: datetime | None = None,
+        expired_by: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Review queue items, oldest first; each filter is optional.
+
+        ``created_before`` keeps items queued before that moment (``--older-than``);
+        ``expired_by`` keeps items whose ``expires_at`` is at or before it.
+        """
+        t = schema.review_queue
+        q = select(t).order_by(t.c.created_at, t.c.decision_id)
+        if status is not None:
+            q = q.where(t.c.status == status)
+        if rule_id is not None:
+            q = q.where(t.c.rule_id == rule_id)
+        # SQLite compares stored timestamps as text: every time in this store is UTC
+        if created_before is not None:
+            q = q.where(t.c.created_at <= created_before.astimezone(UTC))
+        if expired_by is not None:
+            q = q.where(t.c.expires_at <= expired_by.astimezone(UTC))
+        with self.engine.connect() as conn:
+            return [_review_row(r._mapping) for r in conn.execute(q)]
+
+    def review_item(self, decision_id: str) -> dict[str, Any] | None:
+        """One review queue item, or None."""
+        t = schema.review_queue
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t).where(t.c.decision_id == decision_id)).first()
+        return _review_row(row._mapping) if row else None
+
+    def review_ids(self, prefix: str) -> list[str]:
+        """Ids of the review items that start with ``prefix`` (at most 10)."""
+        t = schema.review_queue
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        q = (
+            select(t.c.decision_id)
+            .where(t.c.decision_id.like(escaped + "%", escape="\\"))
+            .order_by(t.c.decision_id)
+            .limit(10)
+        )
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(q)]
+
+    @contextmanager
+    def review_write(self) -> Iterator[ReviewWrite]:
+        """One review action as one transaction, serialised with every other review action.
+
+        Review actions come from reviewers (the command line) and from every engine
+        (expiry) at once, and all of them extend the one ``review`` chain: the lock
+        taken first makes them take turns, so each reads the chain head, the item and
+        the customer's context as the previous one left them. Nothing is written
+        when the block raises.
+
+        Example::
+
+            with store.review_write() as w:
+                item = w.item(decision_id)
+                ...
+        """
+        try:
+            with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": REVIEW_LOCK})
+                else:
+                    # a write as the first statement takes SQLite's write lock now, not at
+                    # the first real write (when a reader upgrading would fail as busy)
+                    conn.execute(
+                        update(schema.chain_head)
+                        .where(schema.chain_head.c.chain == "")
+                        .values(seq=schema.chain_head.c.seq)
+                    )
+                yield ReviewWrite(self, conn)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not record the review action: {exc}") from exc
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (for summaries and tests)."""
@@ -298,6 +410,110 @@ class ContextStore:
         return ins.on_conflict_do_update(
             index_elements=[t.c.chain], set_={"seq": ins.excluded.seq, "hash": ins.excluded.hash}
         )
+
+
+class ReviewWrite:
+    """The open transaction of one review action (from :meth:`ContextStore.review_write`).
+
+    Everything read here is read under the review lock, so it is what the action
+    must be judged against; everything written commits together when the ``with``
+    block ends.
+    """
+
+    def __init__(self, store: ContextStore, conn: Connection) -> None:
+        self._store = store
+        self._conn = conn
+
+    def item(self, decision_id: str) -> dict[str, Any] | None:
+        """The review queue item as it is now."""
+        t = schema.review_queue
+        row = self._conn.execute(select(t).where(t.c.decision_id == decision_id)).first()
+        return _review_row(row._mapping) if row else None
+
+    def decision_record(self, decision_id: str) -> dict[str, Any] | None:
+        """A decision record by id."""
+        t = schema.decisions
+        row = self._conn.execute(select(t.c.record).where(t.c.decision_id == decision_id)).first()
+        return orjson.loads(row[0]) if row else None
+
+    def context(self, customer_id: str) -> CustomerContext | None:
+        """The customer's stored context as it is now (None if the customer is unknown).
+
+        On PostgreSQL the row stays locked until the action commits: an engine's commit
+        of this customer waits, so neither overwrites the other (SQLite's write lock,
+        taken first, already does this).
+        """
+        t = schema.customers
+        q = select(t.c.doc).where(t.c.customer_id == customer_id).with_for_update()
+        row = self._conn.execute(q).first()
+        return CustomerContext.decode(row[0]) if row else None
+
+    def head(self, chain: str) -> tuple[int, str]:
+        """Sequence number and hash of the chain's newest record."""
+        t = schema.chain_head
+        row = self._conn.execute(select(t.c.seq, t.c.hash).where(t.c.chain == chain)).first()
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Add a sealed record (a ``decisions`` row) and move its chain's head to it."""
+        self._conn.execute(schema.decisions.insert(), _utc([row]))
+        self._conn.execute(
+            self._store._upsert_chain(),
+            {"chain": row["chain"], "seq": row["seq"], "hash": row["hash"]},
+        )
+
+    def close_item(self, decision_id: str, **values: Any) -> None:
+        """Set the item's status and its latest action (reviewer, action, reason, decided_at)."""
+        t = schema.review_queue
+        self._conn.execute(
+            update(t).where(t.c.decision_id == decision_id).values(**_utc([values])[0])
+        )
+
+    def record_contact(
+        self, customer_id: str, contact: Contact, decision_id: str, at: datetime
+    ) -> None:
+        """Record a sent message: a ``contacts`` row, and in the customer's context.
+
+        The context is read again here, under the lock, so the engine's latest
+        committed state is kept and only the contact is added.
+        """
+        self._conn.execute(
+            schema.contacts.insert(),
+            _utc(
+                [
+                    {
+                        "customer_id": customer_id,
+                        "rule_id": contact.rule_id,
+                        "purpose": contact.purpose,
+                        "channel": contact.channel,
+                        "offer_id": contact.offer_id,
+                        "decision_id": decision_id,
+                        "sent_at": contact.at,
+                    }
+                ]
+            ),
+        )
+        ctx = self.context(customer_id) or CustomerContext(customer_id)
+        ctx.record_contact(contact)
+        self._conn.execute(
+            self._store._upsert_customers(),
+            {
+                "customer_id": customer_id,
+                "doc": ctx.encode().decode(),
+                "updated_at": at.astimezone(UTC),
+            },
+        )
+
+
+def _review_row(row: Any) -> dict[str, Any]:
+    """A review queue row as a dict: times aware, JSON columns decoded."""
+    out = dict(row)
+    for key in ("created_at", "expires_at", "decided_at"):
+        if out.get(key) is not None:
+            out[key] = _aware(out[key])
+    out["candidate"] = orjson.loads(out["candidate"]) if out.get("candidate") else None
+    out["reasons"] = orjson.loads(out["reasons"]) if out.get("reasons") else []
+    return out
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

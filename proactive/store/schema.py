@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -46,6 +47,7 @@ decisions = Table(
     Column("event_id", String(128), nullable=False, index=True),
     Column("customer_id", String(64), nullable=False, index=True),
     Column("rule_id", String(128), nullable=False, index=True),
+    # a review record (chain "review", record_type "review") keeps its action here
     Column("verdict", String(16), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("prev_hash", String(64), nullable=False),
@@ -85,7 +87,22 @@ review_queue = Table(
     Column("customer_id", String(64), nullable=False, index=True),
     Column("rule_id", String(128), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # pending → approved | rejected | expired; a refused approval leaves it pending
     Column("status", String(16), nullable=False),
+    # 0002: what is needed to act later (see proactive/review.py)
+    Column("chain", String(64), nullable=False),
+    # the candidate spec, as for deferred messages; NULL for items queued before 0002,
+    # which can be rejected or expire but not be approved
+    Column("candidate", Text),
+    Column("reasons", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    # the latest review action (the full history is the "review" decision chain)
+    Column("reviewer", String(128)),
+    Column("action", String(16)),
+    Column("reason", Text),
+    Column("decided_at", DateTime(timezone=True)),
+    Index("ix_review_queue_status_expires_at", "status", "expires_at"),
+    Index("ix_review_queue_rule_id", "rule_id"),
 )
 
 dead_letters = Table(
