@@ -260,8 +260,10 @@ def test_defer_beats_send() -> None:
 
 
 def test_a_dimension_below_the_block_level_blocks() -> None:
-    """S2/S26: a permanent bundle for a one-off spike, aimed at a proxy: relevance near zero."""
-    ctx = with_commercial_consent(customer(managed_by_proxy=True))
+    """S2: a permanent bundle for a one-off spike that costs more: relevance near zero.
+
+    (An offer to a proxy-managed account is now stopped by a limit, no_offer_to_proxy.)"""
+    ctx = with_commercial_consent(customer())
     usage_history(ctx, MODEST)
     spike = candidate("data-bundle-nearly-used", usage_event(4700), ctx)
     c = with_offer(
