@@ -264,10 +264,7 @@ def stacked_share_svg(
     chart = _chart(
         pygal.HorizontalStackedBar,
         title,
-        [
-            colours.get(n, _FALLBACK_COLOURS[i % len(_FALLBACK_COLOURS)])
-            for i, n in enumerate(names)
-        ],
+        _colours(names, colours),
         width=width,
         height=height,
         show_legend=True,
@@ -283,6 +280,13 @@ def stacked_share_svg(
     for name in names:
         chart.add(f"{name} {parts[name]}", [parts[name]])
     return _render(chart)
+
+
+def _colours(names: Sequence[str], colours: Mapping[str, str]) -> list[str]:
+    """The colour of each series: its own, or the next fallback colour."""
+    return [
+        colours.get(n, _FALLBACK_COLOURS[i % len(_FALLBACK_COLOURS)]) for i, n in enumerate(names)
+    ]
 
 
 def grouped_bars_svg(
@@ -304,10 +308,7 @@ def grouped_bars_svg(
     chart = _chart(
         pygal.Bar,
         title,
-        [
-            colours.get(n, _FALLBACK_COLOURS[i % len(_FALLBACK_COLOURS)])
-            for i, n in enumerate(names)
-        ],
+        _colours(names, colours),
         width=width,
         height=height,
         show_legend=True,

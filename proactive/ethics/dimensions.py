@@ -118,8 +118,7 @@ def language(c: Candidate, t: TextFacts, lp: LoadedPolicy) -> DimensionScore:
         s.take(
             0.15, f"sentences average {r.avg_sentence_words:.0f} words (max {p.max_sentence_words})"
         )
-    lower = t.text.lower()
-    jargon = {w: plain for w, plain in p.jargon[c.language].items() if w in lower}
+    jargon = p.jargon_in(t.text, c.language)
     if jargon:
         s.evidence["jargon"] = jargon
         s.take(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ class LintFinding:
         return f"{self.file}:{self.line}: {self.message}"
 
 
+@cache
 def _sample_events() -> dict[str, Event]:
     """One realistic event of every type, from the demo generator (deterministic)."""
     out: dict[str, Event] = {}
@@ -168,10 +170,8 @@ def _check(m: Any, language: str, channel: str, lp: LoadedPolicy) -> list[str]:
             f"sentences average {r.avg_sentence_words:.0f} words"
             f" (max {pol.language.max_sentence_words})"
         )
-    lower = m.text.lower()
-    for word, plain in pol.language.jargon[language].items():  # type: ignore[index]
-        if word in lower:
-            out.append(f"jargon '{word}': say '{plain}'")
+    for word, plain in pol.language.jargon_in(m.text, language).items():
+        out.append(f"jargon '{word}': say '{plain}'")
     if m.sms is not None and m.sms.segments > pol.channels.sms_max_segments:
         out.append(
             f"SMS of {m.sms.segments} parts ({m.sms.units} {m.sms.encoding} units);"

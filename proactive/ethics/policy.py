@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -155,6 +156,12 @@ class LanguagePolicy(_Strict):
     max_sentence_words: int = Field(ge=5)
     jargon: dict[Literal["nl", "en"], dict[str, str]]
 
+    def jargon_in(self, text: str, language: str) -> dict[str, str]:
+        """The jargon words in ``text`` with their plain alternatives."""
+        lower = text.lower()
+        words = self.jargon.get(language, {})  # type: ignore[call-overload]
+        return {w: plain for w, plain in words.items() if w in lower}
+
 
 class OrgValue(_Strict):
     id: str
@@ -299,6 +306,15 @@ def _pattern_problems(policy: Policy, doc: Located) -> list[Problem]:
     return problems or [doc.problem(("lexicons",), "the word lists do not compile", "bad_pattern")]
 
 
+@lru_cache(maxsize=8)
+def _detector(path: Path, content: bytes, allowed_domains: tuple[str, ...]) -> Detector:
+    # Compiling some 500 patterns takes about a second; a policy is loaded by every
+    # command, scenario and hot reload, mostly with unchanged patterns. The content
+    # is part of the key, so an edited file is compiled again.
+    del content
+    return Detector.from_file(path, allowed_domains)
+
+
 def load_policy(path: Path) -> LoadedPolicy:
     """Load and validate ``ethics/policy.yaml``; raise :class:`PolicyError` with every problem."""
     path = Path(path)
@@ -312,7 +328,8 @@ def load_policy(path: Path) -> LoadedPolicy:
         raise PolicyError(
             [doc.problem(("manipulation",), f"{patterns} does not exist", "missing_file")]
         )
-    detector = Detector.from_file(patterns, policy.channels.allowed_link_domains)
+    content = patterns.read_bytes()
+    detector = _detector(patterns, content, tuple(policy.channels.allowed_link_domains))
     # the revision covers both files: changing a pattern changes every decision's revision
-    digest = hashlib.sha256(path.read_bytes() + b"\0" + patterns.read_bytes()).hexdigest()
+    digest = hashlib.sha256(path.read_bytes() + b"\0" + content).hexdigest()
     return LoadedPolicy(policy, lexicon, detector, digest, path)

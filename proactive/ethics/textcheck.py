@@ -52,8 +52,7 @@ def check_text(
     findings = lp.manipulation.scan(text, code)
     r = readability(text, code)
     target = lp.policy.language.readability_min[code]  # type: ignore[index]
-    lower = text.lower()
-    jargon = {w: plain for w, plain in lp.policy.language.jargon[code].items() if w in lower}  # type: ignore[index]
+    jargon = lp.policy.language.jargon_in(text, code)
     result.update(
         flagged=bool(findings),
         categories=[c for c in CATEGORIES if any(f.category == c for f in findings)],
