@@ -6,8 +6,11 @@ processed before, folds each event into its customer's context, runs the rules,
 builds and judges the candidates, arbitrates between candidates that compete for
 one customer, and writes everything in one store transaction before the sinks see
 it. Deferred messages whose time has come (stream time) are checked again and
-released. Nothing reaches the notification sink without a decision record whose
-verdict allowed it.
+released. Decisions held for review are queued (``proactive.review``); once per batch
+the engine expires queue items past their expiry and folds messages reviewers approved
+into the contexts it holds. Nothing reaches the notification sink without a decision
+record whose verdict allowed it (or, for a reviewed one, an approval on the review
+chain).
 """
 
 from __future__ import annotations

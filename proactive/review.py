@@ -57,6 +57,7 @@ from proactive.store import ContextStore, ReviewWrite
 __all__ = [
     "REVIEW_CHAIN",
     "STATUSES",
+    "AlreadyDecided",
     "DeliveryError",
     "Outcome",
     "Recheck",
@@ -95,6 +96,14 @@ _NS = uuid.UUID("ddf563ca-d46d-452e-8467-8a1439f960cd")
 
 class ReviewError(ProactiveError):
     """A review action cannot be taken: unknown item, already decided, no reason given …"""
+
+
+class AlreadyDecided(ReviewError):
+    """The item is no longer pending: approved, rejected or expired before this action."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class DeliveryError(ReviewError):
@@ -434,7 +443,13 @@ def approve(
             )
             return Outcome(item, "expired", reasons, rec)
         ctx = w.context(item.customer_id) or CustomerContext(item.customer_id)
-        rc = recheck(item, w.decision_record(item.decision_id), ctx, ruleset, check, now)
+        try:
+            rc = recheck(item, w.decision_record(item.decision_id), ctx, ruleset, check, now)
+        except Exception as exc:  # fail closed, as the engine does: a broken re-check sends nothing
+            log.exception("re-check of review item %s failed", item.decision_id)
+            rc = Recheck(
+                refusals=[f"the re-check failed ({type(exc).__name__}: {exc}); refused to be safe"]
+            )
         if rc.refusals:
             rec = _append(w, item, "refused", reviewer, reason, now, rc.refusals, "pending", rc)
             w.close_item(
@@ -639,8 +654,10 @@ def _pending(w: ReviewWrite, decision_id: str) -> ReviewItem:
     item = ReviewItem.from_row(row)
     if item.status != "pending":
         when = item.decided_at.isoformat() if item.decided_at else "earlier"
-        raise ReviewError(
-            f"review item {decision_id} is already {item.status} ({item.action} by {item.reviewer} at {when})"
+        raise AlreadyDecided(
+            f"review item {decision_id} is already {item.status} "
+            f"({item.action} by {item.reviewer} at {when}); nothing was done",
+            item.status,
         )
     return item
 

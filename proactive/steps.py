@@ -1,62 +1,164 @@
-"""The Gherkin step library: product teams write scenarios without Python.
+"""The Gherkin step library: product teams and compliance write scenarios without Python.
 
-Feature files under ``rules/features/`` (and ``ethics/features/``) use the sentences
-below; ``docs/steps.md`` lists them with examples. Dates are ``YYYY-MM-DD`` and
-times ``HH:MM`` in the customer's own time zone (Europe/Amsterdam unless the
-scenario says otherwise). Each scenario runs the real engine — real rules, real
-policy, real store in memory — so a passing scenario means the rules behave so.
+Feature files under ``rules/features/`` (product teams) and ``ethics/features/``
+(compliance) use the sentences below; ``docs/steps.md`` lists them with examples.
+Dates are ``YYYY-MM-DD`` and times ``HH:MM`` in the customer's own time zone
+(Europe/Amsterdam unless the scenario says otherwise). Each scenario runs the real
+engine — real rules, real policy, real store in memory — so a passing scenario means
+the rules behave so. A scenario may add its own rule and template files; they join a
+copy of ``rules/`` for that scenario only.
 
-A failing expectation explains what did happen: which rules fired, their verdicts
-and the reasons.
+A failing expectation explains what did happen: which rules fired, their verdicts,
+the reasons, the scores that fell short and the value flags — or, when the rule set
+was refused at load, every problem the loader found.
+
+Quoted arguments never contain a double quote themselves (the ``Q`` type below), so
+``is "block"`` and ``is "block" because "cooldown"`` can never be mistaken for each
+other.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from pytest_bdd import given, parsers, then, when
 
+from proactive.errors import RuleFileError
 from proactive.harness import ROOT, Harness
 
 DEFAULT_TZ = "Europe/Amsterdam"
 MB = 1024
+SECURE_INBOX = "app_inbox"
+"""The secure inbox behind the customer's login ("my account")."""
+
+
+class _Quoted:
+    """A parse type for a quoted argument: any text without a double quote."""
+
+    pattern = r'[^"]+'
+
+    def __call__(self, text: str) -> str:
+        return text
+
+
+_TYPES = {"Q": _Quoted()}
+
+
+def _p(text: str) -> parsers.parse:
+    """A step pattern in ``parse`` syntax where ``{name:Q}`` is a quoted argument."""
+    return parsers.parse(text, extra_types=_TYPES)
+
+
+_ONE_OR_MORE = r'(?P<texts>"[^"]+"(?: or "[^"]+")*)'
+"""One or more quoted alternatives: ``"scarcity"`` or ``"urgency" or "time pressure"``."""
+
+
+def _alternatives(texts: str) -> list[str]:
+    return [t.lower() for t in re.findall(r'"([^"]+)"', texts)]
 
 
 class World:
-    """What one scenario builds up: extra rule files, customers, the harness."""
+    """What one scenario builds up: extra rule and template files, customers, the harness."""
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.extra_rules: dict[str, str] = {}
-        self.policy_override: str | None = None
+        self.extra_templates: dict[str, str] = {}
         self._harness: Harness | None = None
+        self._builds = 0
+        self.refused: list[str] | None = None
+        """The loader's problems when the scenario's rule set was refused."""
         self.tz: dict[str, str] = {}
-        self.pending: list[tuple[str, str, str, dict[str, Any]]] = []
+        self.history: list[tuple[str, str, datetime, dict[str, Any]]] = []
+        """What the scenario did so far (events, and ``advance`` for the clock), for a rebuild."""
+
+    def add_file(self, kind: Literal["rule", "template"], name: str, text: str) -> None:
+        """Add a rule or template file; an engine already running is rebuilt on the next step.
+
+        A rebuilt engine replays what happened so far, so a scenario may add its own
+        files after a Background has created its customers.
+        """
+        (self.extra_rules if kind == "rule" else self.extra_templates)[name] = text
+        self._harness = None
+        self.refused = None
+
+    def load(self) -> Harness | None:
+        """The engine over this scenario's rule set, or None when the loader refused it."""
+        if self._harness is not None or self.refused is not None:
+            return self._harness
+        rules_dir = ROOT / "rules"
+        if self.extra_rules or self.extra_templates:
+            self._builds += 1
+            rules_dir = self.tmp / f"rules-{self._builds}"
+            shutil.copytree(ROOT / "rules", rules_dir, ignore=shutil.ignore_patterns("features"))
+            for name, text in self.extra_rules.items():
+                (rules_dir / name).write_text(text, encoding="utf-8")
+            for name, text in self.extra_templates.items():
+                (rules_dir / "templates" / name).write_text(text, encoding="utf-8")
+        try:
+            harness = Harness(rules_dir=rules_dir)
+        except RuleFileError as exc:
+            self.refused = [str(p).replace(str(rules_dir) + "/", "") for p in exc.problems]
+            return None
+        self._harness = harness
+        for etype, customer, at, data in self.history:
+            self._send(harness, etype, customer, at, data)
+        return harness
 
     @property
     def h(self) -> Harness:
-        if self._harness is None:
-            rules_dir = ROOT / "rules"
-            if self.extra_rules:
-                rules_dir = self.tmp / "rules"
-                shutil.copytree(
-                    ROOT / "rules", rules_dir, ignore=shutil.ignore_patterns("features")
-                )
-                for name, text in self.extra_rules.items():
-                    (rules_dir / name).write_text(text, encoding="utf-8")
-            self._harness = Harness(rules_dir=rules_dir)
-        return self._harness
+        """The engine; an expectation on it fails with the loader's problems if it was refused."""
+        harness = self.load()
+        if harness is None:
+            raise AssertionError(self.refusal())
+        return harness
+
+    def refusal(self) -> str:
+        """The loader's problems, as a failure message."""
+        problems = self.refused or []
+        return "the rule set was refused at load, so nothing ran:\n" + "\n".join(
+            f"  - {p}" for p in problems
+        )
+
+    def event(self, etype: str, customer: str, at: datetime, **data: Any) -> None:
+        """Send one event (``advance`` lets the clock run to ``at``).
+
+        The engine is built lazily, at the first expectation or once it runs: until
+        then events are only recorded, so rule and template files may still be added
+        and the engine is built once. A dead-lettered event fails the scenario (a
+        scenario built on it means nothing); when the rule set was refused, nothing
+        runs and the first expectation reports why.
+        """
+        self.history.append((etype, customer, at, data))
+        if self._harness is not None:
+            self._send(self._harness, etype, customer, at, data)
+
+    @staticmethod
+    def _send(harness: Harness, etype: str, customer: str, at: datetime, data: Any) -> None:
+        if etype == "advance":
+            harness.advance(at)
+            return
+        before = len(harness.dead_letters)
+        harness.event(etype, customer, at, **data)
+        refused = harness.dead_letters[before:]
+        assert not refused, (
+            f"the engine did not accept the event {etype!r} for {customer}: "
+            + "; ".join(f"{d['reason']}: {d['detail']}" for d in refused)
+        )
 
     def at(self, customer: str, day: str, clock: str) -> datetime:
         tz = ZoneInfo(self.tz.get(customer, DEFAULT_TZ))
         return datetime.combine(date.fromisoformat(day), time.fromisoformat(clock), tz)
 
     def explain(self, customer: str) -> str:
+        """Every decision for the customer: rule, variant, channel, offer, verdict, reasons, shortfalls."""
         lines = [f"what happened for {customer}:"]
         for d in self.h.decisions_for(customer):
             offer = d["action"]["offer"]["id"] if d["action"]["offer"] else "no offer"
@@ -64,9 +166,36 @@ class World:
                 f"  - {d['rule_id']} [{d['variant']}] {d['channel']}/{d['language']} {offer}: "
                 f"{d['verdict'].upper()} — " + "; ".join(d["reasons"])
             )
+            for name, score in (d["scores"] or {}).items():
+                if score["score"] < 1:
+                    lines.append(
+                        f"      {name} {score['score']:.2f}: " + "; ".join(score["reasons"])
+                    )
+            flags = (d["value"] or {}).get("flags") or []
+            if flags:
+                lines.append("      value flags: " + ", ".join(flags))
         if len(lines) == 1:
             lines.append("  no rule fired (no decision records)")
         return "\n".join(lines)
+
+
+def explanation(decision: dict[str, Any]) -> str:
+    """All a reviewer reads about one decision, lower-cased: why it got its verdict.
+
+    The verdict's reasons, the hard limits that applied, the value check's flags and
+    reasons, and the reasons of every dimension that scored below 1 (what was found
+    wanting there).
+    """
+    parts: list[str] = list(decision["reasons"])
+    for hit in decision["limits"] or []:
+        parts += [hit["id"], hit["reason"], hit["detail"]]
+    value = decision["value"] or {}
+    parts += [f.replace("_", " ") for f in value.get("flags") or []]
+    parts += value.get("reasons") or []
+    for score in (decision["scores"] or {}).values():
+        if score["score"] < 1:
+            parts += score["reasons"]
+    return "\n".join(parts).lower()
 
 
 @pytest.fixture
@@ -78,18 +207,36 @@ def world(tmp_path: Path) -> World:
 # -- Given: the rule set ------------------------------------------------------------
 
 
-@given(parsers.parse('an extra rule file "{name}":'))
+@given(_p('an extra rule file "{name:Q}":'))
 def extra_rule_file(world: World, name: str, docstring: str) -> None:
     """Add a rule file (YAML in the step's doc string) to a copy of rules/."""
-    world.extra_rules[name] = docstring
+    world.add_file("rule", name, docstring)
+
+
+@given(_p('an extra template file "{name:Q}":'))
+def extra_template_file(world: World, name: str, docstring: str) -> None:
+    """Add a message template (YAML in the doc string) to a copy of rules/templates/.
+
+    The file name without ``.yaml`` is the template's id, which a rule names under
+    ``template``. Like a shipped template it needs a sender, a reason line per
+    language and a text per language and channel the rule may use.
+    """
+    world.add_file("template", name, docstring)
+
+
+@when("the rule set is loaded")
+def rule_set_loaded(world: World) -> None:
+    """Load the scenario's rule set now (a refusal is kept for the expectations)."""
+    world.load()
 
 
 # -- Given: customers -------------------------------------------------------------
 
 
-@given(parsers.parse('a customer "{customer}" who reads "{language}" and prefers "{channel}"'))
+@given(_p('a customer "{customer:Q}" who reads "{language:Q}" and prefers "{channel:Q}"'))
 def customer(world: World, customer: str, language: str, channel: str) -> None:
-    world.h.event(
+    """Profile: the customer's language and preferred channel."""
+    world.event(
         "customer.profile_updated",
         customer,
         world.at(customer, "2026-01-01", "09:00"),
@@ -99,10 +246,11 @@ def customer(world: World, customer: str, language: str, channel: str) -> None:
     )
 
 
-@given(parsers.parse('the customer "{customer}" lives in time zone "{zone}"'))
+@given(_p('the customer "{customer:Q}" lives in time zone "{zone:Q}"'))
 def time_zone(world: World, customer: str, zone: str) -> None:
+    """Profile: the customer's time zone (put it before the customer step)."""
     world.tz[customer] = zone
-    world.h.event(
+    world.event(
         "customer.profile_updated",
         customer,
         world.at(customer, "2026-01-01", "09:01"),
@@ -110,9 +258,10 @@ def time_zone(world: World, customer: str, zone: str) -> None:
     )
 
 
-@given(parsers.parse('the customer "{customer}" has quiet hours from {start} to {end}'))
+@given(_p('the customer "{customer:Q}" has quiet hours from {start} to {end}'))
 def quiet_hours(world: World, customer: str, start: str, end: str) -> None:
-    world.h.event(
+    """Profile: the customer's own quiet hours."""
+    world.event(
         "customer.profile_updated",
         customer,
         world.at(customer, "2026-01-01", "09:02"),
@@ -120,9 +269,10 @@ def quiet_hours(world: World, customer: str, start: str, end: str) -> None:
     )
 
 
-@given(parsers.parse('the customer "{customer}" values "{value}"'))
+@given(_p('the customer "{customer:Q}" values "{value:Q}"'))
 def values(world: World, customer: str, value: str) -> None:
-    world.h.event(
+    """Profile: a value the customer declared (see ``values.customer`` in the policy)."""
+    world.event(
         "customer.profile_updated",
         customer,
         world.at(customer, "2026-01-01", "09:03"),
@@ -130,9 +280,21 @@ def values(world: World, customer: str, value: str) -> None:
     )
 
 
-@given(parsers.parse('the customer "{customer}" consents to "{purpose}" messages by "{channel}"'))
+@given(_p('the customer "{customer:Q}" is managed by a relative'))
+def managed_by_proxy(world: World, customer: str) -> None:
+    """Profile: a relative or guardian runs the account for the customer."""
+    world.event(
+        "customer.profile_updated",
+        customer,
+        world.at(customer, "2026-01-01", "09:06"),
+        managed_by_proxy=True,
+    )
+
+
+@given(_p('the customer "{customer:Q}" consents to "{purpose:Q}" messages by "{channel:Q}"'))
 def consents(world: World, customer: str, purpose: str, channel: str) -> None:
-    world.h.event(
+    """Consent for a purpose on a channel (``all`` for every channel)."""
+    world.event(
         "customer.consent_changed",
         customer,
         world.at(customer, "2026-01-01", "09:04"),
@@ -142,9 +304,10 @@ def consents(world: World, customer: str, purpose: str, channel: str) -> None:
     )
 
 
-@given(parsers.parse('the customer "{customer}" objects to direct marketing'))
+@given(_p('the customer "{customer:Q}" objects to direct marketing'))
 def objects(world: World, customer: str) -> None:
-    world.h.event(
+    """An objection to direct marketing (GDPR art. 21)."""
+    world.event(
         "customer.consent_changed",
         customer,
         world.at(customer, "2026-01-02", "09:00"),
@@ -152,9 +315,10 @@ def objects(world: World, customer: str) -> None:
     )
 
 
-@given(parsers.parse('the customer "{customer}" is on plan "{plan}"'))
+@given(_p('the customer "{customer:Q}" is on plan "{plan:Q}"'))
 def on_plan(world: World, customer: str, plan: str) -> None:
-    world.h.event(
+    """Profile: the customer's current plan (a bundle in the offer catalogue)."""
+    world.event(
         "customer.profile_updated",
         customer,
         world.at(customer, "2026-01-01", "09:05"),
@@ -163,8 +327,8 @@ def on_plan(world: World, customer: str, plan: str) -> None:
 
 
 @given(
-    parsers.parse(
-        'the customer "{customer}" used {history} of a {bundle:g} GB bundle in the months before {month}'
+    _p(
+        'the customer "{customer:Q}" used {history} of a {bundle:g} GB bundle in the months before {month}'
     )
 )
 def usage_history(world: World, customer: str, history: str, bundle: float, month: str) -> None:
@@ -177,7 +341,7 @@ def usage_history(world: World, customer: str, history: str, bundle: float, mont
         back = len(amounts) - i
         start = (first.replace(day=1) - timedelta(days=28 * back)).replace(day=1)
         end = (start + timedelta(days=32)).replace(day=1)
-        world.h.event(
+        world.event(
             "usage.data",
             customer,
             datetime.combine(end - timedelta(days=1), time(23, 0), ZoneInfo("UTC")),
@@ -188,9 +352,10 @@ def usage_history(world: World, customer: str, history: str, bundle: float, mont
         )
 
 
-@given(parsers.parse('the customer "{customer}" has an open complaint about "{topic}"'))
+@given(_p('the customer "{customer:Q}" has an open complaint about "{topic:Q}"'))
 def open_complaint(world: World, customer: str, topic: str) -> None:
-    world.h.event(
+    """A complaint opened (id K1) and not yet closed."""
+    world.event(
         "customer.complaint_opened",
         customer,
         world.at(customer, "2026-01-03", "10:00"),
@@ -199,9 +364,10 @@ def open_complaint(world: World, customer: str, topic: str) -> None:
     )
 
 
-@given(parsers.parse('the customer "{customer}" lost a family member on {day}'))
+@given(_p('the customer "{customer:Q}" lost a family member on {day}'))
 def bereaved(world: World, customer: str, day: str) -> None:
-    world.h.event(
+    """Life event: a bereavement."""
+    world.event(
         "customer.life_event",
         customer,
         world.at(customer, day, "12:00"),
@@ -210,9 +376,22 @@ def bereaved(world: World, customer: str, day: str) -> None:
     )
 
 
-@given(parsers.parse('the customer "{customer}" has a payment arrangement since {day}'))
+@given(_p('the customer "{customer:Q}" told us of an illness on {day}'))
+def ill(world: World, customer: str, day: str) -> None:
+    """Life event: an illness (health data, a special category)."""
+    world.event(
+        "customer.life_event",
+        customer,
+        world.at(customer, day, "12:00"),
+        kind="illness",
+        occurred_on=day,
+    )
+
+
+@given(_p('the customer "{customer:Q}" has a payment arrangement since {day}'))
 def arrangement(world: World, customer: str, day: str) -> None:
-    world.h.event(
+    """A payment arrangement started (financial trouble)."""
+    world.event(
         "billing.payment_arrangement",
         customer,
         world.at(customer, day, "03:00"),
@@ -223,21 +402,34 @@ def arrangement(world: World, customer: str, day: str) -> None:
     )
 
 
+@given(_p('the customer "{customer:Q}" gives notice on {day} to leave on {end}'))
+@when(_p('the customer "{customer:Q}" gives notice on {day} to leave on {end}'))
+def gives_notice(world: World, customer: str, day: str, end: str) -> None:
+    """The customer ends the contract: event ``contract.notice_given`` (notice day, last day)."""
+    world.event(
+        "contract.notice_given",
+        customer,
+        world.at(customer, day, "10:00"),
+        contract_end=end,
+    )
+
+
 # -- When: events -------------------------------------------------------------------
 
 
 @when(
-    parsers.parse(
-        'the customer "{customer}" has used {used:g} GB of the {bundle:g} GB bundle on {day} at {clock}'
+    _p(
+        'the customer "{customer:Q}" has used {used:g} GB of the {bundle:g} GB bundle on {day} at {clock}'
     )
 )
 def data_usage(
     world: World, customer: str, used: float, bundle: float, day: str, clock: str
 ) -> None:
+    """A usage report for the current billing cycle (a calendar month)."""
     at = world.at(customer, day, clock)
     start = at.date().replace(day=1)
     end = (start + timedelta(days=32)).replace(day=1)
-    world.h.event(
+    world.event(
         "usage.data",
         customer,
         at,
@@ -248,25 +440,37 @@ def data_usage(
     )
 
 
-@when(
-    parsers.parse('a payment of {amount:g} euro by customer "{customer}" fails on {day} at {clock}')
-)
+@when(_p('a payment of {amount:g} euro by customer "{customer:Q}" fails on {day} at {clock}'))
 def payment_failed(world: World, customer: str, amount: float, day: str, clock: str) -> None:
-    world.h.event(
+    """A failed payment (two within 60 days mean financial trouble)."""
+    world.event(
         "billing.payment_failed",
         customer,
         world.at(customer, day, clock),
-        invoice_id="INV-1",
+        invoice_id=f"INV-{day}",
         amount_eur=amount,
     )
 
 
-@when(
-    parsers.parse('an outage starts in area "{area}" for customer "{customer}" on {day} at {clock}')
-)
-def outage(world: World, customer: str, area: str, day: str, clock: str) -> None:
+@when(_p('an invoice of {amount:g} euro is issued to customer "{customer:Q}" on {day} at {clock}'))
+def invoice_issued(world: World, customer: str, amount: float, day: str, clock: str) -> None:
+    """An invoice (due 14 days later); no shipped rule listens to it, a scenario's own rule may."""
     at = world.at(customer, day, clock)
-    world.h.event(
+    world.event(
+        "billing.invoice_issued",
+        customer,
+        at,
+        invoice_id=f"INV-{day}",
+        amount_eur=amount,
+        due_date=(at.date() + timedelta(days=14)).isoformat(),
+    )
+
+
+@when(_p('an outage starts in area "{area:Q}" for customer "{customer:Q}" on {day} at {clock}'))
+def outage(world: World, customer: str, area: str, day: str, clock: str) -> None:
+    """An outage of data services, expected to last three hours."""
+    at = world.at(customer, day, clock)
+    world.event(
         "service.outage_started",
         customer,
         at,
@@ -278,12 +482,11 @@ def outage(world: World, customer: str, area: str, day: str, clock: str) -> None
 
 
 @when(
-    parsers.parse(
-        'the customer "{customer}" starts roaming in "{country}" ({zone}) on {day} at {clock}'
-    )
+    _p('the customer "{customer:Q}" starts roaming in "{country:Q}" ({zone}) on {day} at {clock}')
 )
 def roaming(world: World, customer: str, country: str, zone: str, day: str, clock: str) -> None:
-    world.h.event(
+    """The customer's phone registers abroad (zone ``eu`` or ``world``)."""
+    world.event(
         "usage.roaming_started",
         customer,
         world.at(customer, day, clock),
@@ -293,14 +496,15 @@ def roaming(world: World, customer: str, country: str, zone: str, day: str, cloc
 
 
 @when(
-    parsers.parse(
-        'the contract of customer "{customer}" on plan "{plan}" at {fee:g} euro a month ends on {end}, noticed on {day} at {clock}'
+    _p(
+        'the contract of customer "{customer:Q}" on plan "{plan:Q}" at {fee:g} euro a month ends on {end}, noticed on {day} at {clock}'
     )
 )
 def contract_ending(
     world: World, customer: str, plan: str, fee: float, end: str, day: str, clock: str
 ) -> None:
-    world.h.event(
+    """The contract's end comes near."""
+    world.event(
         "contract.ending_soon",
         customer,
         world.at(customer, day, clock),
@@ -310,28 +514,37 @@ def contract_ending(
     )
 
 
-@when(
-    parsers.parse('the event "{etype}" arrives for customer "{customer}" on {day} at {clock} with:')
-)
+@when(_p('the complaint of customer "{customer:Q}" is closed on {day} at {clock}'))
+def complaint_closed(world: World, customer: str, day: str, clock: str) -> None:
+    """The open complaint (id K1) is solved and closed."""
+    world.event(
+        "customer.complaint_closed",
+        customer,
+        world.at(customer, day, clock),
+        complaint_id="K1",
+        resolution="solved",
+    )
+
+
+@when(_p('the event "{etype:Q}" arrives for customer "{customer:Q}" on {day} at {clock} with:'))
 def any_event(
     world: World, etype: str, customer: str, day: str, clock: str, datatable: list[list[str]]
 ) -> None:
     """Any event, its data given as a two-column table (field | value; lists as a,b)."""
-    import yaml
-
     data: dict[str, Any] = {}
     for row in datatable[1:] if datatable and datatable[0] == ["field", "value"] else datatable:
         data[row[0]] = yaml.safe_load(row[1])
-    world.h.event(etype, customer, world.at(customer, day, clock), **data)
+    world.event(etype, customer, world.at(customer, day, clock), **data)
 
 
 @when(
-    parsers.parse(
-        'the customer "{customer}" withdraws consent for "{purpose}" messages on {day} at {clock}'
+    _p(
+        'the customer "{customer:Q}" withdraws consent for "{purpose:Q}" messages on {day} at {clock}'
     )
 )
 def withdraws(world: World, customer: str, purpose: str, day: str, clock: str) -> None:
-    world.h.event(
+    """The customer withdraws consent for a purpose on every channel."""
+    world.event(
         "customer.consent_changed",
         customer,
         world.at(customer, day, clock),
@@ -341,47 +554,99 @@ def withdraws(world: World, customer: str, purpose: str, day: str, clock: str) -
     )
 
 
-@when(parsers.parse('the clock reaches {day} at {clock} for customer "{customer}"'))
+@when(_p('the clock reaches {day} at {clock} for customer "{customer:Q}"'))
 def clock_reaches(world: World, customer: str, day: str, clock: str) -> None:
-    world.h.advance(world.at(customer, day, clock))
+    """Deferred messages due by then are checked again and released."""
+    world.event("advance", customer, world.at(customer, day, clock))
+
+
+# -- Then: the rule set -------------------------------------------------------------
+
+
+@then(_p('the rule set is refused because "{text:Q}"'))
+def rule_set_refused(world: World, text: str) -> None:
+    """The loader refused the scenario's rule set, and one of its problems mentions the text."""
+    world.load()
+    assert world.refused is not None, (
+        f"the rule set loaded; expected it to be refused because {text!r}"
+    )
+    assert any(text.lower() in p.lower() for p in world.refused), (
+        f"the rule set was refused, but no problem mentions {text!r}:\n" + world.refusal()
+    )
 
 
 # -- Then: what the customer gets ---------------------------------------------------
 
 
-def _messages(world: World, customer: str, rule: str | None = None) -> list[dict[str, Any]]:
-    return world.h.notifications_for(customer, rule)
+def _messages(
+    world: World, customer: str, rule: str | None = None, channel: str | None = None
+) -> list[dict[str, Any]]:
+    return [
+        n
+        for n in world.h.notifications_for(customer, rule)
+        if channel is None or n["data"]["channel"] == channel
+    ]
 
 
-def _last(world: World, customer: str, rule: str | None = None) -> dict[str, Any]:
-    msgs = _messages(world, customer, rule)
+def _last(
+    world: World, customer: str, rule: str | None = None, channel: str | None = None
+) -> dict[str, Any]:
+    msgs = _messages(world, customer, rule, channel)
     assert msgs, (
-        f"expected a message{' from ' + rule if rule else ''}, got none\n{world.explain(customer)}"
+        f"expected a message{' from ' + rule if rule else ''}{' by ' + channel if channel else ''}"
+        f", got none\n{world.explain(customer)}"
     )
     return msgs[-1]
 
 
-@then(parsers.parse('customer "{customer}" gets a message from rule "{rule}"'))
+def _text(notification: dict[str, Any]) -> str:
+    m = notification["data"]
+    return "\n".join(
+        x for x in (m["subject"], m["body"], m["why"], m["decline"], m["human_route"]) if x
+    )
+
+
+@then(_p('customer "{customer:Q}" gets a message from rule "{rule:Q}"'))
 def gets_message(world: World, customer: str, rule: str) -> None:
+    """At least one notification from the rule."""
     _last(world, customer, rule)
 
 
-@then(parsers.parse('customer "{customer}" gets {count:d} message(s) from rule "{rule}"'))
+@then(_p('customer "{customer:Q}" gets a message from rule "{rule:Q}" by "{channel:Q}"'))
+def gets_message_by(world: World, customer: str, rule: str, channel: str) -> None:
+    """At least one notification from the rule on that channel."""
+    _last(world, customer, rule, channel)
+
+
+@then(_p('customer "{customer:Q}" gets a message from rule "{rule:Q}" in the secure inbox'))
+def gets_message_in_secure_inbox(world: World, customer: str, rule: str) -> None:
+    """A notification from the rule in the app inbox behind the customer's login."""
+    got = _messages(world, customer, rule)
+    assert any(n["data"]["channel"] == SECURE_INBOX for n in got), (
+        f"no message from {rule} in the secure inbox ({SECURE_INBOX}); it went by "
+        f"{[n['data']['channel'] for n in got] or 'nothing'}\n{world.explain(customer)}"
+    )
+
+
+@then(_p('customer "{customer:Q}" gets {count:d} message(s) from rule "{rule:Q}"'))
 def gets_count(world: World, customer: str, count: int, rule: str) -> None:
+    """Exactly this many notifications from the rule."""
     got = len(_messages(world, customer, rule))
     assert got == count, (
         f"expected {count} message(s) from {rule}, got {got}\n{world.explain(customer)}"
     )
 
 
-@then(parsers.parse('customer "{customer}" gets no message from rule "{rule}"'))
+@then(_p('customer "{customer:Q}" gets no message from rule "{rule:Q}"'))
 def no_message_from(world: World, customer: str, rule: str) -> None:
+    """No notification from the rule."""
     got = _messages(world, customer, rule)
     assert not got, f"expected no message from {rule}, got {len(got)}\n{world.explain(customer)}"
 
 
-@then(parsers.parse('customer "{customer}" gets no commercial message'))
+@then(_p('customer "{customer:Q}" gets no commercial message'))
 def no_commercial(world: World, customer: str) -> None:
+    """No notification is commercial or carries an offer."""
     bad = [
         n
         for n in _messages(world, customer)
@@ -390,50 +655,140 @@ def no_commercial(world: World, customer: str) -> None:
     assert not bad, f"expected no commercial message, got {len(bad)}\n{world.explain(customer)}"
 
 
-@then(parsers.parse('the message to "{customer}" goes by "{channel}" in "{language}"'))
+@then(
+    parsers.re(
+        rf'no message from rule "(?P<rule>[^"]+)" reaches "(?P<customer>[^"]+)" because {_ONE_OR_MORE}'
+    )
+)
+def stopped_because(world: World, rule: str, customer: str, texts: str) -> None:
+    """The rule's message is stopped before it reaches the customer, and the reason is named.
+
+    Stopped means: the loader refused the rule set with a problem that names one of
+    the texts; or the rule fired, nothing from it was sent or is waiting to be sent,
+    and the ethics check held one of its decisions back (review or block — losing
+    arbitration to another rule does not count) with an explanation (verdict reasons,
+    limits, value flags, dimensions found wanting) that names one of the texts.
+    """
+    wanted = " or ".join(repr(t) for t in _alternatives(texts))
+    harness = world.load()
+    if harness is None:
+        assert any(t in p.lower() for p in world.refused or [] for t in _alternatives(texts)), (
+            f"the rule set was refused, but not because of {wanted}:\n" + world.refusal()
+        )
+        return
+    sent = harness.notifications_for(customer, rule)
+    assert not sent, (
+        f"{rule} sent {len(sent)} message(s) to {customer}; expected it to be stopped because "
+        f"of {wanted}. From {sent[-1]['data']['sender']!r} it said:\n{_text(sent[-1])}\n"
+        + world.explain(customer)
+    )
+    ds = harness.decisions_for(customer, rule)
+    assert ds, f"rule {rule} did not fire, so nothing was stopped\n{world.explain(customer)}"
+    waiting = [d for d in ds if d["verdict"] == "defer"]
+    assert not waiting, (
+        f"{rule} is deferred, not stopped: it waits until {waiting[-1]['deliver_at']}\n"
+        + world.explain(customer)
+    )
+    held = [d for d in ds if d["verdict"] in ("review", "block") and not d["arbitration"]]
+    assert held, (
+        f"{rule} only lost arbitration ({ds[-1]['arbitration']}); the ethics check itself "
+        f"did not hold it back\n{world.explain(customer)}"
+    )
+    assert any(t in explanation(d) for d in held for t in _alternatives(texts)), (
+        f"{rule} was held back, but no reason names {wanted}\n{world.explain(customer)}"
+    )
+
+
+@then(_p('the message to "{customer:Q}" goes by "{channel:Q}" in "{language:Q}"'))
 def message_channel(world: World, customer: str, channel: str, language: str) -> None:
+    """The latest notification's channel and language."""
     m = _last(world, customer)["data"]
     assert (m["channel"], m["language"]) == (channel, language), (
         f"message went by {m['channel']} in {m['language']}\n{world.explain(customer)}"
     )
 
 
-@then(parsers.parse('the message to "{customer}" offers "{offer}"'))
+@then(_p('the message to "{customer:Q}" offers "{offer:Q}"'))
 def message_offers(world: World, customer: str, offer: str) -> None:
+    """The latest notification carries this catalogue offer."""
     m = _last(world, customer)["data"]
     got = m["offer"]["id"] if m["offer"] else None
     assert got == offer, f"the message offers {got}, not {offer}\n{world.explain(customer)}"
 
 
-@then(parsers.parse('the message to "{customer}" offers nothing'))
+@then(_p('the message to "{customer:Q}" offers nothing'))
 def message_offers_nothing(world: World, customer: str) -> None:
+    """The latest notification carries no offer."""
     m = _last(world, customer)["data"]
     assert m["offer"] is None, f"the message offers {m['offer']}\n{world.explain(customer)}"
 
 
-@then(parsers.parse('the message to "{customer}" offers no permanent bundle'))
+@then(_p('the message to "{customer:Q}" offers no permanent bundle'))
 def no_permanent(world: World, customer: str) -> None:
+    """The latest notification offers at most a one-off add-on."""
     m = _last(world, customer)["data"]
     assert not (m["offer"] and m["offer"]["recurring"]), (
         f"a permanent offer: {m['offer']}\n{world.explain(customer)}"
     )
 
 
-@then(parsers.parse('the message to "{customer}" contains "{text}"'))
+@then(_p('the message to "{customer:Q}" contains "{text:Q}"'))
 def message_contains(world: World, customer: str, text: str) -> None:
-    m = _last(world, customer)["data"]
-    full = "\n".join(
-        x for x in (m["subject"], m["body"], m["why"], m["decline"], m["human_route"]) if x
-    )
+    """The latest notification's text (subject, body, why, decline, human route) contains the text."""
+    full = _text(_last(world, customer))
     assert text.lower() in full.lower(), f"{text!r} not in the message:\n{full}"
 
 
-@then(
-    parsers.parse(
-        'every message to "{customer}" says why, how to decline and how to reach a person'
+@then(_p('the message to "{customer:Q}" does not contain "{text:Q}"'))
+def message_lacks(world: World, customer: str, text: str) -> None:
+    """The latest notification's text does not contain the text."""
+    full = _text(_last(world, customer))
+    assert text.lower() not in full.lower(), f"{text!r} is in the message:\n{full}"
+
+
+@then(_p('the message to "{customer:Q}" by "{channel:Q}" contains "{text:Q}"'))
+def message_by_contains(world: World, customer: str, channel: str, text: str) -> None:
+    """The latest notification on that channel contains the text."""
+    full = _text(_last(world, customer, channel=channel))
+    assert text.lower() in full.lower(), f"{text!r} not in the {channel} message:\n{full}"
+
+
+@then(_p('the message to "{customer:Q}" by "{channel:Q}" does not contain "{text:Q}"'))
+def message_by_lacks(world: World, customer: str, channel: str, text: str) -> None:
+    """The latest notification on that channel does not contain the text."""
+    full = _text(_last(world, customer, channel=channel))
+    assert text.lower() not in full.lower(), f"{text!r} is in the {channel} message:\n{full}"
+
+
+@then(_p('the message to "{customer:Q}" tells how to reach a person'))
+def message_human_route(world: World, customer: str) -> None:
+    """The latest notification carries a human route with a phone number."""
+    m = _last(world, customer)["data"]
+    route = m["human_route"] or ""
+    assert re.search(r"\d{3,}", route.replace(" ", "")), (
+        f"no way to reach a person (human route: {route!r})\n{_text(_last(world, customer))}"
     )
-)
+
+
+@then(_p('the message to "{customer:Q}" is addressed to the relative who manages the account'))
+def addressed_to_proxy(world: World, customer: str) -> None:
+    """The latest notification says it goes to the relative who runs the account.
+
+    Reads the notification's ``addressee``: ``proxy`` (or ``{"role": "proxy", ...}``)
+    for a relative or guardian, ``holder`` for the customer.
+    """
+    m = _last(world, customer)["data"]
+    addressee = m.get("addressee")
+    role = addressee.get("role") if isinstance(addressee, dict) else addressee
+    assert role == "proxy", (
+        f"the message does not say it goes to the relative who manages the account "
+        f"(addressee: {addressee!r}; the notification has {sorted(m)})\n{_text(_last(world, customer))}"
+    )
+
+
+@then(_p('every message to "{customer:Q}" says why, how to decline and how to reach a person'))
 def every_message_complete(world: World, customer: str) -> None:
+    """Each notification has a reason line, a decline route and a human route."""
     msgs = _messages(world, customer)
     assert msgs, f"no messages\n{world.explain(customer)}"
     for n in msgs:
@@ -448,29 +803,61 @@ def _decisions(world: World, customer: str, rule: str) -> list[dict[str, Any]]:
     return world.h.decisions_for(customer, rule)
 
 
-@then(parsers.parse('the decision on rule "{rule}" for "{customer}" is "{verdict}"'))
-def decision_is(world: World, rule: str, customer: str, verdict: str) -> None:
+def _last_decision(world: World, customer: str, rule: str) -> dict[str, Any]:
     ds = _decisions(world, customer, rule)
     assert ds, f"rule {rule} made no decision\n{world.explain(customer)}"
-    assert ds[-1]["verdict"] == verdict, (
-        f"last decision is {ds[-1]['verdict']}\n{world.explain(customer)}"
+    return ds[-1]
+
+
+@then(_p('the decision on rule "{rule:Q}" for "{customer:Q}" is "{verdict:Q}"'))
+def decision_is(world: World, rule: str, customer: str, verdict: str) -> None:
+    """The rule's latest decision has this verdict."""
+    d = _last_decision(world, customer, rule)
+    assert d["verdict"] == verdict, f"last decision is {d['verdict']}\n{world.explain(customer)}"
+
+
+@then(_p('the decision on rule "{rule:Q}" for "{customer:Q}" is "{first:Q}" or "{second:Q}"'))
+def decision_is_either(world: World, rule: str, customer: str, first: str, second: str) -> None:
+    """The rule's latest decision has one of two verdicts (e.g. ``"review" or "block"``)."""
+    d = _last_decision(world, customer, rule)
+    assert d["verdict"] in (first, second), (
+        f"last decision is {d['verdict']}, not {first} or {second}\n{world.explain(customer)}"
     )
 
 
 @then(
-    parsers.parse(
-        'the decision on rule "{rule}" for "{customer}" is "{verdict}" because "{reason}"'
-    )
+    _p('the decision on rule "{rule:Q}" for "{customer:Q}" is "{verdict:Q}" because "{reason:Q}"')
 )
 def decision_because(world: World, rule: str, customer: str, verdict: str, reason: str) -> None:
+    """The rule's latest decision with this verdict names the reason among its verdict reasons."""
     ds = [d for d in _decisions(world, customer, rule) if d["verdict"] == verdict]
     assert ds, f"no {verdict} decision on {rule}\n{world.explain(customer)}"
     text = " ".join(ds[-1]["reasons"]).lower()
     assert reason.lower() in text, f"{reason!r} not among the reasons: {ds[-1]['reasons']}"
 
 
-@then(parsers.parse('the offer of rule "{rule}" to "{customer}" is blocked because "{reason}"'))
+@then(
+    parsers.re(
+        rf'a reason for the decision on rule "(?P<rule>[^"]+)" for "(?P<customer>[^"]+)" mentions {_ONE_OR_MORE}'
+    )
+)
+def reason_mentions(world: World, rule: str, customer: str, texts: str) -> None:
+    """The explanation of the rule's latest decision names one of the texts.
+
+    The explanation is what a reviewer reads: the verdict's reasons, the limits, the
+    value flags and reasons, and the reasons of every dimension scored below 1.
+    """
+    wanted = _alternatives(texts)
+    d = _last_decision(world, customer, rule)
+    found = explanation(d)
+    assert any(t in found for t in wanted), (
+        f"no reason names {' or '.join(wanted)}; the decision's explanation:\n{found}"
+    )
+
+
+@then(_p('the offer of rule "{rule:Q}" to "{customer:Q}" is blocked because "{reason:Q}"'))
 def offer_blocked(world: World, rule: str, customer: str, reason: str) -> None:
+    """The rule proposed an offer, the offer was blocked and not sent, and the reason is named."""
     ds = [d for d in _decisions(world, customer, rule) if d["action"]["offer"] is not None]
     assert ds, f"rule {rule} proposed no offer\n{world.explain(customer)}"
     sent = [n for n in world.h.notifications_for(customer, rule) if n["data"]["offer"]]
@@ -481,10 +868,9 @@ def offer_blocked(world: World, rule: str, customer: str, reason: str) -> None:
     assert reason.lower() in text, f"{reason!r} not among the reasons: {ds[-1]['reasons']}"
 
 
-@then(
-    parsers.parse('the message of rule "{rule}" to "{customer}" is deferred until {day} at {clock}')
-)
+@then(_p('the message of rule "{rule:Q}" to "{customer:Q}" is deferred until {day} at {clock}'))
 def deferred_until(world: World, rule: str, customer: str, day: str, clock: str) -> None:
+    """The rule's message waits until this moment (customer's time zone)."""
     ds = [d for d in _decisions(world, customer, rule) if d["verdict"] == "defer"]
     assert ds, f"nothing deferred\n{world.explain(customer)}"
     due = datetime.fromisoformat(ds[-1]["deliver_at"])
@@ -494,24 +880,70 @@ def deferred_until(world: World, rule: str, customer: str, day: str, clock: str)
     )
 
 
-@then(
-    parsers.parse(
-        'the customer value of the decision on rule "{rule}" for "{customer}" is positive'
-    )
-)
+def _value_checks(world: World, customer: str, rule: str) -> list[dict[str, Any]]:
+    ds = [d["value"] for d in _decisions(world, customer, rule) if d["value"]]
+    assert ds, f"no decision on {rule} with a value check\n{world.explain(customer)}"
+    return ds
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", " ").replace("-", " ").lower()
+
+
+@then(_p('the customer value of the decision on rule "{rule:Q}" for "{customer:Q}" is positive'))
 def customer_value_positive(world: World, rule: str, customer: str) -> None:
+    """The value check finds the action worth something to the customer (latest decision)."""
     ds = [d for d in _decisions(world, customer, rule) if d["value"]]
     assert ds, f"no decision with a value check\n{world.explain(customer)}"
     assert ds[-1]["value"]["customer"] > 0, f"customer value {ds[-1]['value']}"
 
 
+@then(_p('the value check on rule "{rule:Q}" for "{customer:Q}" flags "{flag:Q}"'))
+def value_flags(world: World, rule: str, customer: str, flag: str) -> None:
+    """The value check of one of the rule's decisions raises the flag.
+
+    Flags are compared without case, underscores or hyphens: ``"big brother"`` matches
+    ``big_brother``.
+    """
+    checks = _value_checks(world, customer, rule)
+    assert any(_flag(flag) in map(_flag, v["flags"]) for v in checks), (
+        f"the value check raised {[f for v in checks for f in v['flags']] or 'no flags'}, "
+        f"not {flag!r}; its reasons: {[r for v in checks for r in v['reasons']]}\n"
+        + world.explain(customer)
+    )
+
+
+@then(_p('the value check on rule "{rule:Q}" for "{customer:Q}" raises no flags'))
+def value_no_flags(world: World, rule: str, customer: str) -> None:
+    """No value check of the rule's decisions raises a flag."""
+    checks = _value_checks(world, customer, rule)
+    flagged = [v for v in checks if v["flags"]]
+    assert not flagged, f"the value check raised {flagged[0]['flags']}: {flagged[0]['reasons']}"
+
+
 @then(
-    parsers.parse(
-        'the {dimension} score of the decision on rule "{rule}" for "{customer}" is at least {low:g}'
+    _p(
+        'the {dimension} score of the decision on rule "{rule:Q}" for "{customer:Q}" is at least {low:g}'
     )
 )
 def score_at_least(world: World, dimension: str, rule: str, customer: str, low: float) -> None:
+    """A dimension's score of the rule's latest scored decision is at least the level."""
     ds = [d for d in _decisions(world, customer, rule) if d["scores"]]
     assert ds, f"no scored decision\n{world.explain(customer)}"
     got = ds[-1]["scores"][dimension]["score"]
     assert got >= low, f"{dimension} score {got} < {low}: {ds[-1]['scores'][dimension]['reasons']}"
+
+
+@then(
+    _p(
+        'the {dimension} score of the decision on rule "{rule:Q}" for "{customer:Q}" is below {high:g}'
+    )
+)
+def score_below(world: World, dimension: str, rule: str, customer: str, high: float) -> None:
+    """A dimension's score of the rule's latest scored decision is below the level."""
+    ds = [d for d in _decisions(world, customer, rule) if d["scores"]]
+    assert ds, f"no scored decision\n{world.explain(customer)}"
+    got = ds[-1]["scores"][dimension]["score"]
+    assert got < high, (
+        f"{dimension} score {got} is not below {high}: {ds[-1]['scores'][dimension]['reasons']}"
+    )

@@ -400,6 +400,25 @@ def test_approve_with_a_different_offer_now_is_refused(make_run: Callable[..., R
     assert recheck(item, original, ctx, run.ruleset, run.check, DAYTIME).refusals == []
 
 
+def test_a_broken_recheck_refuses_the_approval(
+    make_run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fail closed, as the engine does: an error while checking again sends nothing."""
+    import proactive.review
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("selector exploded")
+
+    run = make_run()
+    monkeypatch.setattr(proactive.review, "build_candidate", broken)
+    outcome = run.approve()
+    assert outcome.action == "refused" and not outcome.sent
+    assert outcome.reasons == [
+        "the re-check failed (RuntimeError: selector exploded); refused to be safe"
+    ]
+    assert run.notifications() == [] and run.item().status == "pending"
+
+
 def test_approve_after_expiry_is_refused(make_run: Callable[..., Run]) -> None:
     """An approval after expires_at expires the item: nothing is sent, ever."""
     run = make_run()
@@ -747,7 +766,7 @@ def test_cli_approve_writes_the_notification_of_an_embedded_run(
     after = run.item()
     assert (after.status, after.reviewer, after.reason) == ("approved", "carol", "fits her")
     again = cli(["review", "approve", item.decision_id, "--out", str(run.out), "--reason", "x"])
-    assert again.exit_code == 2 and "already approved" in again.output
+    assert again.exit_code == 1 and "already approved" in again.output
     assert len(run.notifications()) == 1
 
 

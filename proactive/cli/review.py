@@ -21,9 +21,10 @@ from rich.console import Console
 from rich.table import Table
 
 from proactive.cli.main import fail, main
-from proactive.errors import DataFileError, StoreError
+from proactive.errors import DataFileError
 from proactive.review import (
     STATUSES,
+    AlreadyDecided,
     DeliveryError,
     Outcome,
     ReviewError,
@@ -90,7 +91,7 @@ def _open_store(settings: Any, out: Path | None, store_url: str | None) -> Conte
         fail(f"no such SQLite store: {database}")
     try:
         return ContextStore(url)
-    except StoreError as exc:
+    except Exception as exc:  # unreachable server, failed migration: one line, not a traceback
         fail(f"cannot open the store: {exc}")
         raise
 
@@ -260,8 +261,9 @@ def review_approve(
 ) -> None:
     """Approve an item: it is checked again now and sent only if it still may go.
 
-    Exit 0 when sent; 1 when the re-check refuses it or it has expired (recorded
-    either way); 2 on a usage error or an item that is not pending.
+    Exit 0 when sent; 1 when it is not sent: the re-check refuses it or it has expired
+    (recorded either way), or it was decided before (nothing recorded); 2 on a usage
+    error or an unknown item.
     """
     from proactive.ethics.check import EthicsCheck
     from proactive.ethics.policy import load_policy
@@ -297,7 +299,7 @@ def review_approve(
             now=clock(),
             sink=sink,
         )
-    except DeliveryError as exc:
+    except (DeliveryError, AlreadyDecided) as exc:
         fail(str(exc), 1)
         raise
     except ReviewError as exc:
@@ -324,13 +326,20 @@ def review_reject(
     out: Path | None,
     store_url: str | None,
 ) -> None:
-    """Reject an item: nothing is sent; the rejection is recorded."""
+    """Reject an item: nothing is sent; the rejection is recorded.
+
+    Exit 0 when rejected; 1 when it was decided before; 2 on a usage error or an
+    unknown item.
+    """
     reason = _reason(reason)
     who = _reviewer(reviewer)
     store = _open_store(settings, out, store_url)
     try:
         item = _find(store, decision_id)
         outcome = reject(store, item.decision_id, reviewer=who, reason=reason, now=clock())
+    except AlreadyDecided as exc:
+        fail(str(exc), 1)
+        raise
     except ReviewError as exc:
         fail(str(exc))
         raise

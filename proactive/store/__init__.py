@@ -8,6 +8,10 @@ messages, review items, dead letters — in **one transaction**
 (:meth:`ContextStore.commit`). A replayed event is found in ``processed_events`` and
 skipped, so it cannot change the store twice.
 
+Review actions (``proactive.review``: approvals, rejections, expiry) are the other
+writer: each is one transaction of its own, taken in turns under a lock
+(:meth:`ContextStore.review_write`), and extends only the ``review`` chain.
+
 The schema is created and upgraded by Alembic migrations at open time.
 """
 
