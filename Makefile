@@ -54,6 +54,7 @@ topics: $(STAMP) ## Create the four topics on the local broker
 eval-manipulation: $(STAMP) ## Precision and recall of the manipulation check on the labelled corpus and held-out texts
 	$(BIN)/python tests/ethics_corpus/evaluate.py
 	$(BIN)/python tests/ethics_corpus/evaluate.py --holdout || true
+	$(BIN)/python tests/ethics_corpus/evaluate.py --holdout2 || true
 
 bench: $(STAMP) ## Throughput, latency and memory of the embedded pipeline (200k events)
 	$(BIN)/python benchmarks/pipeline.py --events 200000 --customers 10000

@@ -2,11 +2,13 @@
 
 Prints precision, recall and false-positive rate per category and language, and
 the false-positive rate on benign texts (labelled ``[]``), for the main corpus
-(``nl.jsonl``, ``en.jsonl``) or the held-out set (``holdout_*.jsonl``), which is
-never used to change the patterns.
+(``nl.jsonl``, ``en.jsonl``) or a held-out set (``holdout_*.jsonl``, or the second,
+independently written ``holdout2_*.jsonl``), which is never used to change the
+patterns.
 
     python tests/ethics_corpus/evaluate.py              # main corpus
     python tests/ethics_corpus/evaluate.py --holdout    # held-out texts
+    python tests/ethics_corpus/evaluate.py --holdout2   # second held-out set
     python tests/ethics_corpus/evaluate.py --misses     # list every miss and false alarm
     python tests/ethics_corpus/evaluate.py --json
 
@@ -32,6 +34,7 @@ ROOT = HERE.parents[1]
 MIN_SUPPORT = 20
 RECALL_TARGET = 0.90
 BENIGN_FPR_TARGET = 0.03
+TITLES = {"main": "main", "holdout": "held-out", "holdout2": "second held-out"}
 
 
 @dataclass
@@ -157,12 +160,15 @@ def table(r: Result) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluation; exit 1 when a target is missed."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--holdout", action="store_true", help="evaluate the held-out texts")
+    sets = ap.add_mutually_exclusive_group()
+    sets.add_argument("--holdout", action="store_true", help="evaluate the held-out texts")
+    sets.add_argument("--holdout2", action="store_true", help="evaluate the second held-out set")
     ap.add_argument("--misses", action="store_true", help="list misses and false alarms")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     ap.add_argument("--policy", type=Path, default=ROOT / "ethics" / "policy.yaml")
     args = ap.parse_args(argv)
-    prefix = "holdout_" if args.holdout else ""
+    name = "holdout2" if args.holdout2 else "holdout" if args.holdout else "main"
+    prefix = "" if name == "main" else f"{name}_"
     files = [HERE / f"{prefix}{lang}.jsonl" for lang in LANGUAGES]
     detector = load_policy(args.policy).manipulation
     r = evaluate(load(files), detector)
@@ -170,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             json.dumps(
                 {
-                    "set": "holdout" if args.holdout else "main",
+                    "set": name,
                     "texts": r.texts,
                     "categories": {
                         f"{lang}/{cat}": {
@@ -188,10 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     else:
-        print(
-            f"{'held-out' if args.holdout else 'main'} corpus: {r.texts} texts, patterns "
-            f"revision {detector.revision}\n"
-        )
+        print(f"{TITLES[name]} corpus: {r.texts} texts, patterns revision {detector.revision}\n")
         print(table(r))
         if args.misses:
             print()
