@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from proactive.context import CustomerContext
 from proactive.events import Channel, Event, Language, Purpose
@@ -43,16 +43,45 @@ class Candidate:
     render_error: str | None = None
     offer_error: str | None = None
     notes: list[str] = field(default_factory=list)
+    notice_channel: Channel | None = None
+    """For a sensitive message kept to the secure inbox: the customer's own channel,
+    which gets only a plain notice that the message is waiting (DOMAIN S16)."""
 
     @property
     def rule_id(self) -> str:
         return self.rule.id
 
 
+def secure_notice_channel(
+    cr: CompiledRule, ctx: CustomerContext, purpose: str, channel: str, policy: Policy
+) -> Channel | None:
+    """Where to tell the customer that a sensitive message waits in the secure inbox.
+
+    Their preferred channel, when the message itself could not go there because the
+    channel is not secure (and consent allows it); otherwise no notice is needed.
+    """
+    pref = ctx.preferred_channel
+    if (
+        not cr.rule.sensitive
+        or pref is None
+        or pref == channel
+        or channel not in policy.channels.secure_channels
+        or pref in policy.channels.secure_channels
+    ):
+        return None
+    if purpose in policy.consent.required_for and not ctx.consent(purpose, pref):
+        return None
+    return cast(Channel, pref)
+
+
 def choose_channel(
     cr: CompiledRule, ctx: CustomerContext, purpose: str, policy: Policy
 ) -> tuple[Channel, str]:
-    """The channel for this message and why: the customer's choice when the rule allows it."""
+    """The channel for this message and why: the customer's choice when the rule allows it.
+
+    Sensitive content is kept to the secure channels the rule allows; a rule that
+    allows none sends by its own channel and the check blocks it (never in the clear).
+    """
     allowed = list(cr.rule.channels)
     if cr.rule.sensitive:
         secure = [c for c in allowed if c in policy.channels.secure_channels]
@@ -183,6 +212,7 @@ def _candidate(
     cand = Candidate(
         event, cr, ctx, purpose, offer, channel, why, language, None, variant, at, facts
     )
+    cand.notice_channel = secure_notice_channel(cr, ctx, purpose, channel, policy)
     try:
         cand.message = ruleset.templates.render(
             cr.rule.template,

@@ -27,6 +27,7 @@ from proactive.events import (
     Event,
     InvoiceIssued,
     LifeEvent,
+    NoticeGiven,
     OfferDeclined,
     OutageResolved,
     OutageStarted,
@@ -97,6 +98,8 @@ class CustomerContext(msgspec.Struct, omit_defaults=True):
     roaming_country: str | None = None
     contract_end: date | None = None
     contract_fee_eur: float | None = None
+    notice_given_on: date | None = None
+    """The day the customer gave notice (they are leaving); None when they are not."""
     pending: dict[str, str] = msgspec.field(default_factory=dict)
     """Deferred messages waiting, by rule id → decision id (a cooldown counts them)."""
     last_event_at: datetime | None = None
@@ -212,6 +215,9 @@ def apply_event(ctx: CustomerContext, event: Event) -> None:
         ctx.contract_end = data.contract_end
         ctx.contract_fee_eur = data.monthly_fee_eur
         ctx.plan_id = ctx.plan_id or data.plan_id
+    elif isinstance(data, NoticeGiven):
+        ctx.notice_given_on = at.date()
+        ctx.contract_end = data.contract_end
     elif isinstance(data, RoamingStarted):
         ctx.roaming_zone = data.zone
         ctx.roaming_country = data.country

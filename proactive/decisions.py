@@ -141,6 +141,8 @@ def build_record(
                 "basis": c.offer.basis,
             },
             "template": c.rule.rule.template,
+            # a sensitive message in the secure inbox: the plain notice's channel
+            "notice_channel": c.notice_channel,
         },
         "channel": c.channel,
         "channel_reason": c.channel_reason,
@@ -174,7 +176,12 @@ def build_record(
 
 
 def with_arbitration_loss(record: dict[str, Any], winner: str, why: str) -> dict[str, Any]:
-    """Turn a record into a block because another candidate won arbitration."""
+    """Turn a record into a block because another candidate won arbitration.
+
+    ``ethics_verdict`` keeps what the ethics check itself said, so a report can tell an
+    action the check held back from one that only lost its turn.
+    """
+    record["ethics_verdict"] = record["verdict"]
     record["verdict"] = "block"
     record["arbitration"] = f"lost to {winner}: {why}"
     record["reasons"] = [*record["reasons"], f"arbitration: {why}; {winner} goes instead"]

@@ -186,6 +186,16 @@ class ContractEndingSoon(_Payload):
     monthly_fee_eur: float = Field(ge=0)
 
 
+class NoticeGiven(_Payload):
+    """``contract.notice_given``: the customer ends the contract; the last day is ``contract_end``.
+
+    From then on the customer is leaving: no offer to stay, only what they need to
+    leave well (DOMAIN S28).
+    """
+
+    contract_end: date
+
+
 class OutageStarted(_Payload):
     """``service.outage_started``: an outage that affects this customer."""
 
@@ -215,6 +225,7 @@ PAYLOADS: dict[str, type[_Payload]] = {
     "customer.life_event": LifeEvent,
     "customer.offer_declined": OfferDeclined,
     "contract.ending_soon": ContractEndingSoon,
+    "contract.notice_given": NoticeGiven,
     "service.outage_started": OutageStarted,
     "service.outage_resolved": OutageResolved,
 }

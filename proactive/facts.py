@@ -87,6 +87,7 @@ _FACTS: list[Fact] = [
     Fact("roaming.country", str, "location", "ISO country code, while abroad"),
     Fact("contract.days_to_end", int, "contract", "days until the contract ends"),
     Fact("contract.monthly_fee_eur", float, "contract", "current monthly fee"),
+    Fact("contract.leaving", bool, "contract", "the customer has given notice"),
     Fact("outage.active", int, "service", "outages currently affecting the customer"),
 ]
 
@@ -205,6 +206,7 @@ def _contract(event: Event, ctx: CustomerContext) -> dict[str, Any]:
     out: dict[str, Any] = {"contract__days_to_end": (ctx.contract_end - event.time.date()).days}
     if ctx.contract_fee_eur is not None:
         out["contract__monthly_fee_eur"] = ctx.contract_fee_eur
+    out["contract__leaving"] = ctx.notice_given_on is not None
     return out
 
 

@@ -380,7 +380,12 @@ class _World:
             "plan_id": c.plan,
             "monthly_fee_eur": PLANS[c.plan][1],
         }
-        self._emit(day, self._secs(), c, "contract.ending_soon", data)
+        secs = self._secs()
+        if self.rng.random() < 0.2:
+            # some customers have already decided to leave when the notice comes
+            notice = {"contract_end": data["contract_end"]}
+            self._emit(day, secs // 2, c, "contract.notice_given", notice)
+        self._emit(day, secs, c, "contract.ending_soon", data)
 
     def _roaming(self, c: _Customer, day: int) -> None:
         eu = self.rng.random() < 0.85

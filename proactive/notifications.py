@@ -7,6 +7,7 @@ duplicate. Only a decision whose verdict allowed it produces a notification.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,9 @@ def build_notification(
             "decline": m.decline,
             "human_route": m.human,
             "offer": record["action"]["offer"],
+            # who reads it: the holder, or the relative who manages the account (S26)
+            "addressee": _addressee(c),
+            "kind": "message",
             "purpose": c.purpose,
             "rule_id": c.rule_id,
             "decision_id": record["decision_id"],
@@ -48,3 +52,36 @@ def build_notification(
             "deliver_at": deliver_at.isoformat(),
         },
     }
+
+
+def _addressee(c: Candidate) -> dict[str, str]:
+    if c.ctx.managed_by_proxy:
+        return {"role": "proxy", "on_behalf_of": c.ctx.customer_id}
+    return {"role": "holder"}
+
+
+def build_secure_notice(
+    c: Candidate, record: dict[str, Any], deliver_at: datetime, text: str
+) -> dict[str, Any]:
+    """The plain notice on the customer's own channel that a sensitive message waits.
+
+    It carries no detail of the message (no amounts, no subject): only that there is a
+    message and where to read it. Its id is derived from the message's, so a replay
+    yields the same notice id.
+    """
+    assert c.notice_channel is not None, "a notice needs the customer's own channel"
+    message = build_notification(c, record, deliver_at)
+    notice_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{message['id']}/secure-notice"))
+    data = message["data"]
+    data.update(
+        {
+            "channel": c.notice_channel,
+            "subject": None,
+            "body": text,
+            "why": None,
+            "offer": None,
+            "kind": "secure_notice",
+            "notice_for": message["id"],
+        }
+    )
+    return {**message, "id": notice_id, "data": data}

@@ -37,7 +37,7 @@ from proactive.events import Event, event_from_dict, parse_event
 from proactive.facts import ALL_GROUPS, build_facts
 from proactive.logs import mask
 from proactive.metrics import Metrics
-from proactive.notifications import build_notification
+from proactive.notifications import build_notification, build_secure_notice
 from proactive.review import REVIEW_CHAIN, contact_of, expire_stale, queue_row
 from proactive.rules import CompiledRule, RuleSet
 from proactive.sinks import Sink
@@ -367,7 +367,9 @@ class Engine:
         def key(j: _Judged) -> tuple[Any, ...]:
             parts: list[Any] = []
             for k in arb.order:
-                if k == "priority":
+                if k == "verdict":
+                    parts.append(j.assessment.verdict == "review")
+                elif k == "priority":
                     parts.append(-j.cand.rule.rule.priority)
                 elif k == "purpose":
                     parts.append(rank.get(j.cand.purpose, len(rank)))
@@ -459,6 +461,9 @@ class Engine:
         if verdict == "send":
             deliver_at = j.assessment.deliver_at or c.at
             out.notifications.append(build_notification(c, rec, deliver_at))
+            if c.notice_channel is not None:
+                notice = self.ruleset.templates.secure_notice(c.language)
+                out.notifications.append(build_secure_notice(c, rec, deliver_at, notice))
             c.ctx.record_contact(
                 Contact(
                     deliver_at,

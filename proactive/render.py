@@ -14,6 +14,7 @@ GSM-7 falls back to UCS-2 (70 / 67).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,8 +62,21 @@ class CommonFile(_Strict):
 
     decline: dict[Language, dict[str, str]]
     human: dict[Language, str]
+    secure_notice: dict[Language, str]
+    """The plain notice on the customer's own channel that a sensitive message waits in
+    the secure inbox: no amounts, no details (it may use links and support only)."""
     support: dict[str, str]
     links: dict[str, str]
+
+
+NO_REPLY_RE = re.compile(
+    r"(?:no|do[\W_]*not|dont|don't|never)[\W_]*(?:reply|respond|response|answer)"
+    r"|niet[\W_]*(?:beantwoorden|antwoorden|reageren)|geen[\W_]*(?:antwoord|reactie)"
+    r"|kan[\W_]*niet[\W_]*beantwoord",
+    re.IGNORECASE,
+)
+"""A sender address or name the customer cannot answer (noreply@, do-not-reply@,
+niet-beantwoorden@ …): refused at load, and a trust shortfall if one gets through."""
 
 
 @dataclass(frozen=True)
@@ -158,11 +172,17 @@ class Templates:
         common: CommonFile,
         decline: dict[tuple[str, str], str],
         human: dict[str, str],
+        secure_notice: dict[str, str],
     ) -> None:
         self._t = compiled
         self.common = common
         self._decline = decline
         self._human = human
+        self._secure_notice = secure_notice
+
+    def secure_notice(self, language: str) -> str:
+        """The plain notice that a message waits in the secure inbox, in ``language``."""
+        return self._secure_notice[language]
 
     def ids(self) -> set[str]:
         """Template ids."""
@@ -317,6 +337,7 @@ def load_templates(directory: Path) -> Templates:
     common: CommonFile | None = None
     decline: dict[tuple[str, str], str] = {}
     human: dict[str, str] = {}
+    secure_notice: dict[str, str] = {}
     if not common_path.exists():
         problems.append(
             Problem(
@@ -336,11 +357,15 @@ def load_templates(directory: Path) -> Templates:
             problems += validation_problems(doc, exc)
         if common is not None:
             for lang in LANGUAGES:
-                if lang not in common.human or "default" not in common.decline.get(lang, {}):
+                if (
+                    lang not in common.human
+                    or lang not in common.secure_notice
+                    or "default" not in common.decline.get(lang, {})
+                ):
                     problems.append(
                         doc.problem(
                             (),
-                            f"_common.yaml needs human.{lang} and decline.{lang}.default",
+                            f"_common.yaml needs human.{lang}, secure_notice.{lang} and decline.{lang}.default",
                             "missing_template",
                         )
                     )
@@ -351,6 +376,13 @@ def load_templates(directory: Path) -> Templates:
                     text = _render_common(h, common, doc, ("human", lang), problems)
                     if text is not None:
                         human[lang] = text
+                n = _compile(
+                    env, common.secure_notice[lang], doc, ("secure_notice", lang), problems
+                )
+                if n is not None:
+                    text = _render_common(n, common, doc, ("secure_notice", lang), problems)
+                    if text is not None:
+                        secure_notice[lang] = text
                 for ch, src in common.decline[lang].items():
                     d = _compile(env, src, doc, ("decline", lang, ch), problems)
                     if d is not None:
@@ -374,7 +406,7 @@ def load_templates(directory: Path) -> Templates:
                     "invalid",
                 )
             )
-        if "no-reply" in tf.sender.lower() or "noreply" in tf.sender.lower():
+        if NO_REPLY_RE.search(tf.sender):
             problems.append(
                 doc.problem(
                     ("sender",),
@@ -420,7 +452,15 @@ def load_templates(directory: Path) -> Templates:
         compiled[tf.id] = c
     if problems or common is None:
         raise RuleFileError(problems)
-    return Templates(compiled, common, decline, human)
+    return Templates(compiled, common, decline, human, secure_notice)
 
 
-__all__ = ["CHANNELS", "Rendered", "SmsLength", "Templates", "load_templates", "sms_length"]
+__all__ = [
+    "CHANNELS",
+    "NO_REPLY_RE",
+    "Rendered",
+    "SmsLength",
+    "Templates",
+    "load_templates",
+    "sms_length",
+]

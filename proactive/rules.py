@@ -119,7 +119,15 @@ class RuleFile(_Strict):
 class Arbitration(_Strict):
     """How competing candidate actions for one customer are settled (declared, not file order)."""
 
-    order: list[Literal["priority", "purpose", "rule_id"]] = ["priority", "purpose", "rule_id"]
+    order: list[Literal["verdict", "priority", "purpose", "rule_id"]] = [
+        "verdict",
+        "priority",
+        "purpose",
+        "rule_id",
+    ]
+    """Sort keys, first decides: ``verdict`` puts a message that may go now (send,
+    defer) before one that waits for a human (review), so a notice the customer needs
+    is not crowded out by an offer that may never be approved."""
     purpose_rank: list[Purpose] = ["service", "advice", "commercial"]
     max_per_event: int = Field(default=1, ge=1)
     max_commercial: int = Field(default=1, ge=0)

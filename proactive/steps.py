@@ -592,6 +592,10 @@ def _last(
     world: World, customer: str, rule: str | None = None, channel: str | None = None
 ) -> dict[str, Any]:
     msgs = _messages(world, customer, rule, channel)
+    if channel is None:
+        # "the message" is the message itself, not the plain notice that it waits in the
+        # secure inbox (ask for the notice by its channel)
+        msgs = [n for n in msgs if n["data"].get("kind") != "secure_notice"]
     assert msgs, (
         f"expected a message{' from ' + rule if rule else ''}{' by ' + channel if channel else ''}"
         f", got none\n{world.explain(customer)}"
@@ -689,7 +693,8 @@ def stopped_because(world: World, rule: str, customer: str, texts: str) -> None:
         f"{rule} is deferred, not stopped: it waits until {waiting[-1]['deliver_at']}\n"
         + world.explain(customer)
     )
-    held = [d for d in ds if d["verdict"] in ("review", "block") and not d["arbitration"]]
+    # what the check said, also for an action that then lost arbitration
+    held = [d for d in ds if (d.get("ethics_verdict") or d["verdict"]) in ("review", "block")]
     assert held, (
         f"{rule} only lost arbitration ({ds[-1]['arbitration']}); the ethics check itself "
         f"did not hold it back\n{world.explain(customer)}"

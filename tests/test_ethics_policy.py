@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -143,7 +144,7 @@ def test_missing_weight_names_the_weights_key_and_its_line(tmp_path: Path) -> No
     path, text = broken_copy(tmp_path, lambda t: t.replace("  autonomy: 1.5\n", ""))
     p = one_problem(path)
     assert "autonomy" in p.message
-    assert p.key == "weights"
+    assert p.key == "organisation.weights"
     assert p.line == line_of(text, "weights:")
 
 
@@ -151,7 +152,7 @@ def test_review_threshold_above_send(tmp_path: Path) -> None:
     """Thresholds must be ordered: review ≤ send."""
     path, text = broken_copy(tmp_path, lambda t: t.replace("review: 0.55", "review: 0.80"))
     p = one_problem(path)
-    assert p.key.startswith("thresholds")
+    assert p.key.startswith("organisation.thresholds")
     assert "review must not be above send" in p.message
     assert p.line in (line_of(text, "thresholds:"), line_of(text, "review: 0.80"))
 
@@ -160,7 +161,7 @@ def test_threshold_out_of_range(tmp_path: Path) -> None:
     """A score threshold above 1 is pointed at exactly."""
     path, text = broken_copy(tmp_path, lambda t: t.replace("send: 0.75", "send: 1.5"))
     p = one_problem(path)
-    assert p.key == "thresholds.send"
+    assert p.key == "organisation.thresholds.send"
     assert p.line == line_of(text, "send: 1.5")
 
 
@@ -170,7 +171,7 @@ def test_unknown_limit_id(tmp_path: Path) -> None:
     problems = problems_of(path)
     bad = [p for p in problems if p.key.endswith(".id")]
     assert len(bad) == 1
-    assert bad[0].key == "limits.11.id"
+    assert bad[0].key == "systems.limits.0.id"
     assert bad[0].line == line_of(text, "id: sms_parts")
     assert "sms_segments" in bad[0].message  # lists what is allowed
 
@@ -183,19 +184,55 @@ def test_limit_left_out(tmp_path: Path) -> None:
         end = t.index("  - id: frequency_cap")
         return t[:start] + t[end:]
 
-    path, text = broken_copy(tmp_path, drop_cooldown)
+    path, _ = broken_copy(tmp_path, drop_cooldown)
     p = one_problem(path)
     assert "cooldown" in p.message
-    assert p.key == "limits"
-    assert p.line == line_of(text, "limits:")
+    assert p.key == ""  # the policy as a whole: the limit could belong to any frame
 
 
-def test_unknown_frame(tmp_path: Path) -> None:
-    """§8: a limit's frame is one of law, organisation, systems, society."""
-    path, text = broken_copy(tmp_path, lambda t: t.replace("frame: systems", "frame: technology"))
+def test_limit_in_the_wrong_frame(tmp_path: Path) -> None:
+    """§8: a limit's frame is the section it is listed under; saying otherwise is refused."""
+    path, _ = broken_copy(
+        tmp_path,
+        lambda t: t.replace(
+            "    - id: sms_segments\n", "    - id: sms_segments\n      frame: organisation\n"
+        ),
+    )
     p = one_problem(path)
-    assert p.key == "limits.11.frame"
-    assert p.line == line_of(text, "frame: technology")
+    assert p.key == "systems.limits"
+    assert "listed under 'systems'" in p.message
+
+
+def test_a_law_limit_cannot_be_moved_out_of_law(tmp_path: Path) -> None:
+    """§8/S20: consent stays a law limit, so no joker can ever lift it by moving it."""
+
+    def move_consent(t: str) -> str:
+        start = t.index("    - id: consent_for_purpose_and_channel")
+        end = t.index("    - id: objection_direct_marketing")
+        block = t[start:end]
+        t = t[:start] + t[end:]
+        anchor = "    - id: no_selling_when_vulnerable"
+        return t.replace(anchor, block + anchor, 1)
+
+    path, _ = broken_copy(tmp_path, move_consent)
+    p = one_problem(path)
+    assert "consent_for_purpose_and_channel must stay under law" in p.message
+
+
+def test_society_items_need_a_review_date(tmp_path: Path) -> None:
+    """§8: what society expects is reviewed periodically; an item without a date is refused."""
+    path, _ = broken_copy(tmp_path, lambda t: t.replace("      review_by: 2027-05-01\n", "", 1))
+    p = one_problem(path)
+    assert p.key == "society.limits"
+    assert "review_by" in p.message
+
+
+def test_society_reviews_due_by_date() -> None:
+    """§8: the policy says which society items are due for review on a given day."""
+    p = load_policy(POLICY_PATH).policy
+    assert p.reviews_due(date(2026, 11, 23)) == []
+    due = {lim.id for lim in p.reviews_due(date(2027, 6, 1))}
+    assert due == {"big_brother", "betutteling"}
 
 
 def test_lexicon_regex_that_does_not_compile(tmp_path: Path) -> None:
@@ -236,7 +273,7 @@ def test_unknown_time_zone_is_refused_at_load(tmp_path: Path) -> None:
         ),
     )
     p = one_problem(path)
-    assert p.key == "contact.default_time_zone"
+    assert p.key == "organisation.contact.default_time_zone"
     assert p.line == line_of(text, "Europe/Amsterdan")
 
 
@@ -244,8 +281,8 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     """Compliance sees all problems of a file in one go, not one per attempt."""
 
     def two_mistakes(t: str) -> str:
-        return t.replace("send: 0.75", "send: 1.5").replace("frame: systems", "frame: technology")
+        return t.replace("send: 0.75", "send: 1.5").replace("id: sms_segments", "id: sms_parts")
 
     path, _ = broken_copy(tmp_path, two_mistakes)
     keys = {p.key for p in problems_of(path)}
-    assert {"thresholds.send", "limits.11.frame"} <= keys
+    assert {"organisation.thresholds.send", "systems.limits.0.id"} <= keys

@@ -61,6 +61,7 @@ PAYLOAD_EXAMPLES: dict[str, dict[str, Any]] = {
         "plan_id": "data-20gb",
         "monthly_fee_eur": 20.0,
     },
+    "contract.notice_given": {"contract_end": "2026-07-15"},
     "service.outage_started": {
         "outage_id": "OUT-NL-20-77",
         "area": "NL-20",

@@ -20,6 +20,7 @@ add a warning.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -99,6 +100,7 @@ class EthicsCheck:
             "autonomy": dim.autonomy(c, t, self.lp),
         }
         value = assess_value(c, t, self.lp, ruleset)
+        limits += self._society(value)
         w = self.policy.weights
         overall = sum(scores[d].score * w[d] for d in DIMENSIONS) / sum(w[d] for d in DIMENSIONS)
         a = Assessment("send", [], scores, round(overall, 4), value, limits, deliver_at)
@@ -112,6 +114,20 @@ class EthicsCheck:
                 f" {exception['justification']} (approved by {exception['approved_by']})"
             )
         return a
+
+    def _society(self, value: ValueCheck) -> list[LimitHit]:
+        """Value flags that are society items in the policy (big brother, betutteling)
+        take their effect, source and reason from there."""
+        society = {lim.id: lim for lim in self.policy.society.limits}
+        hits = []
+        for flag in value.flags:
+            lim = society.get(flag)
+            if lim is not None:
+                detail = "; ".join(r for r in value.reasons if r.startswith(flag.replace("_", " ")))
+                hits.append(
+                    LimitHit(lim.id, lim.frame, lim.effect, lim.source, lim.reason, detail or flag)
+                )
+        return hits
 
     def _joker(
         self, c: Candidate, hits: list[LimitHit]
@@ -160,7 +176,8 @@ class EthicsCheck:
             d for d, s in a.scores.items() if th.block_dimension <= s.score < th.min_dimension
         ]
         overall = a.overall or 0.0
-        flags = list(a.value.flags) if a.value else []
+        society = {h.id for h in a.limits}
+        flags = [f for f in (a.value.flags if a.value else []) if f not in society]
         org_only_blocks = (
             "organisation_only" in flags and self.policy.value.org_only_effect == "block"
         )
@@ -189,7 +206,7 @@ class EthicsCheck:
             if misfit and a.value is not None:
                 reasons.append(
                     f"value alignment {a.value.alignment:.2f} is below {self.policy.value.min_alignment}: "
-                    + "; ".join(r for r in a.value.reasons if "clashes" in r or "at odds" in r)
+                    + "; ".join(r for r in a.value.reasons if _ALIGNMENT_COST.search(r))
                 )
             reasons += [
                 f"{d} score {a.scores[d].score:.2f} is below {th.min_dimension}: {_worst(a.scores[d])}"
@@ -198,7 +215,9 @@ class EthicsCheck:
             if overall < th.send:
                 reasons.append(f"service score {overall:.2f} is below the send level {th.send}")
             for h in reviews_l:
-                reasons.append(f"{h.frame} limit '{h.id}': {h.reason} ({h.detail})")
+                reasons.append(
+                    f"{h.frame} limit '{h.id}': {h.reason} ({h.detail}; source: {h.source})"
+                )
         elif defers:
             a.verdict = "defer"
             for h in defers:
@@ -226,6 +245,10 @@ class EthicsCheck:
             f"manipulation check: {f.category.replace('_', ' ')} '{f.phrase}' at {f.start}"
             f" ({spec.frame}: {spec.source})"
         )
+
+
+_ALIGNMENT_COST = re.compile(r"clashes|at odds|big brother|betutteling|organisation gains")
+"""The value reasons that lower alignment (quoted when alignment is too low)."""
 
 
 def _worst(s: dim.DimensionScore) -> str:

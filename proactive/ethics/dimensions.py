@@ -18,11 +18,12 @@ from proactive.candidates import Candidate
 from proactive.ethics.limits import active_vulnerabilities
 from proactive.ethics.manipulation import ManipulationFinding
 from proactive.ethics.policy import LoadedPolicy
+from proactive.ethics.terms import amounts, unbacked_amounts
 from proactive.ethics.text import Finding, Readability, readability
+from proactive.render import NO_REPLY_RE
 from proactive.rules import RuleSet
 
 _LINK = re.compile(r"\b(?:https?://)?((?:[a-z0-9-]+\.)+[a-z]{2,})\b(?:/\S*)?", re.IGNORECASE)
-_AMOUNT = re.compile(r"€\s?(\d+(?:[.,]\d{2})?)|(\d+(?:[.,]\d{2})?)\s?(?:euro|EUR)", re.IGNORECASE)
 _PER_MONTH = re.compile(
     r"per maand|p/m|/maand|a month|per month|/month|monthly|maandelijks", re.IGNORECASE
 )
@@ -76,12 +77,8 @@ def analyse(c: Candidate, lp: LoadedPolicy) -> TextFacts:
     for f in lp.lexicon.find(text, c.language):
         found.setdefault(f.category, []).append(f)
     domains = [m.group(1).lower() for m in _LINK.finditer(text) if not m.group(1)[0].isdigit()]
-    amounts = []
-    for m in _AMOUNT.finditer(text):
-        raw = m.group(1) or m.group(2)
-        amounts.append(float(raw.replace(",", ".")))
     tactics = lp.manipulation.scan(text, c.language)
-    return TextFacts(text, readability(text, c.language), found, domains, amounts, tactics)
+    return TextFacts(text, readability(text, c.language), found, domains, amounts(text), tactics)
 
 
 def _quote(findings: list[Finding] | list[ManipulationFinding]) -> str:
@@ -271,15 +268,14 @@ def trust(c: Candidate, t: TextFacts, lp: LoadedPolicy, ruleset: RuleSet) -> Dim
         s.ok("says why it was sent")
     else:
         s.take(0.3, "does not say why it was sent")
-    if "no-reply" in m.sender.lower() or "noreply" in m.sender.lower():
+    if NO_REPLY_RE.search(m.sender):
         s.take(0.8, f"sent from a no-reply sender ({m.sender})")
     if c.offer is not None:
         item = ruleset.catalogue.item(c.offer.offer_id)
         if item is None:
             s.take(1.0, f"offer {c.offer.offer_id} is not in the catalogue")
         else:
-            known = _known_amounts(c)
-            wrong = [a for a in t.amounts if round(a, 2) not in known]
+            wrong = unbacked_amounts(c, ruleset, t.text)
             if wrong:
                 s.take(0.5, f"amounts in the text not backed by the catalogue or usage: {wrong}")
             else:
@@ -304,23 +300,6 @@ def trust(c: Candidate, t: TextFacts, lp: LoadedPolicy, ruleset: RuleSet) -> Dim
         if age > timedelta(days=2):
             s.take(0.2, f"usage data is {age.days} days old")
     return s
-
-
-def _known_amounts(c: Candidate) -> set[float]:
-    known: set[float] = set()
-    if c.offer is not None:
-        known |= {
-            round(c.offer.price_eur, 2),
-            round(c.offer.customer_cost_with, 2),
-            round(c.offer.customer_cost_without, 2),
-            round(abs(c.offer.customer_value), 2),
-        }
-    for v in dict(c.event.data).values():
-        if isinstance(v, float | int) and not isinstance(v, bool):
-            known.add(round(float(v), 2))
-    if c.ctx.contract_fee_eur is not None:
-        known.add(round(c.ctx.contract_fee_eur, 2))
-    return known
 
 
 def empathy(c: Candidate, t: TextFacts, lp: LoadedPolicy) -> DimensionScore:

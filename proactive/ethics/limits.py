@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from proactive.candidates import Candidate
 from proactive.ethics.policy import Policy
+from proactive.ethics.terms import unbacked_amounts, unknown_products
+from proactive.render import NO_REPLY_RE
 from proactive.rules import RuleSet
 
 COMMERCIAL_ONLY = frozenset(
@@ -26,6 +28,7 @@ COMMERCIAL_ONLY = frozenset(
         "declined_offer_respected",
         "frequency_cap",
         "offer_in_catalogue",
+        "no_retention_offer_after_notice",
     }
 )
 """Limits that stop the *offer*; the rule's fallback may still send the notice without it."""
@@ -139,6 +142,31 @@ def evaluate_limits(c: Candidate, policy: Policy, ruleset: RuleSet) -> list[Limi
                 )
     if c.offer_error:
         hit("offer_in_catalogue", c.offer_error)
+    m = c.message
+    if m is not None and (c.offer is not None or commercial):
+        text = m.text if not ctx.name else m.text.replace(ctx.name, "")
+        wrong = unbacked_amounts(c, ruleset, text) if c.offer is not None else []
+        if wrong:
+            stated = ", ".join(f"€ {a:.2f}" for a in wrong)
+            hit(
+                "offer_in_catalogue",
+                f"the text states {stated}, which neither the catalogue nor the customer's"
+                " own figures back",
+            )
+        names = unknown_products(text, ruleset.catalogue, tuple(policy.terms.product_words))
+        if names:
+            hit(
+                "offer_in_catalogue",
+                f"the text names {', '.join(repr(n) for n in names)}, which is not in the catalogue",
+            )
+    if m is not None and NO_REPLY_RE.search(m.sender):
+        hit("answerable_sender", f"sent from {m.sender!r}, which the customer cannot answer")
+    if rule.sensitive and c.channel not in policy.channels.secure_channels:
+        hit(
+            "sensitive_in_secure_channel",
+            f"sensitive content would go by {c.channel}; the rule allows no secure channel"
+            f" ({', '.join(policy.channels.secure_channels)})",
+        )
     if commercial:
         for kind in active_vulnerabilities(c, policy):
             since = ctx.vulnerabilities[kind].isoformat()
@@ -148,6 +176,11 @@ def evaluate_limits(c: Candidate, policy: Policy, ruleset: RuleSet) -> list[Limi
             hit(
                 "no_upsell_with_open_complaint",
                 f"{len(ctx.open_complaints)} open complaint(s): {topics}",
+            )
+        if ctx.notice_given_on is not None:
+            hit(
+                "no_retention_offer_after_notice",
+                f"the customer gave notice on {ctx.notice_given_on.isoformat()}",
             )
         if ctx.managed_by_proxy and c.offer is not None:
             hit(

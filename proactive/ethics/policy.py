@@ -11,7 +11,7 @@ import hashlib
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -45,9 +45,25 @@ LIMIT_IDS = (
     "cooldown",
     "frequency_cap",
     "declined_offer_respected",
+    "no_retention_offer_after_notice",
+    "answerable_sender",
+    "sensitive_in_secure_channel",
     "sms_segments",
+    "big_brother",
+    "betutteling",
 )
 """The hard limits the engine knows how to enforce (the policy must configure each)."""
+
+LAW_ONLY = frozenset(
+    {
+        "consent_for_purpose_and_channel",
+        "objection_direct_marketing",
+        "special_category_in_commercial",
+        "offer_in_catalogue",
+        "sensitive_in_secure_channel",
+    }
+)
+"""Limits the law sets: the policy must keep them in the law frame (never excepted)."""
 
 
 class _Strict(BaseModel):
@@ -75,6 +91,7 @@ class Limit(_Strict):
 
     id: Literal[LIMIT_IDS]  # type: ignore[valid-type]
     frame: Literal["law", "organisation", "systems", "society"]
+    """Set from the section the limit is written in."""
     effect: Literal["block", "defer", "review"]
     source: str = Field(min_length=3)
     reason: str = Field(min_length=3)
@@ -222,30 +239,72 @@ class ConsentPolicy(_Strict):
     required_for: list[Literal["service", "commercial", "advice"]]
 
 
-class Policy(_Strict):
-    """``ethics/policy.yaml``, validated."""
+class Terms(_Strict):
+    """What a message may promise (checked by the ``offer_in_catalogue`` limit)."""
 
-    revision: str = Field(min_length=1)
-    effective_from: date
-    owner: str
-    weights: dict[Literal[DIMENSIONS], float]  # type: ignore[valid-type]
-    thresholds: Thresholds
-    limits: list[Limit]
+    product_words: list[str] = Field(default_factory=list)
+    """Words that make a capitalised phrase a product name ("Unlimited", "Max"): a
+    product a message names must be in the catalogue."""
+
+
+Frame = Literal["law", "organisation", "systems", "society"]
+FRAMES: tuple[Frame, ...] = ("law", "organisation", "systems", "society")
+"""The governance frames, from hard to soft (DOMAIN §8)."""
+
+
+class _FrameSection(_Strict):
+    """One governance frame of the policy: what it is, and its limits."""
+
+    _frame: ClassVar[Frame]
+    about: str = Field(min_length=3)
+    limits: list[Limit] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stamp_frame(cls, data: Any) -> Any:
+        # a limit's frame is the section it is written in; writing another is an error
+        if isinstance(data, dict) and isinstance(data.get("limits"), list):
+            data = {
+                **data,
+                "limits": [
+                    {"frame": cls._frame, **item} if isinstance(item, dict) else item
+                    for item in data["limits"]
+                ],
+            }
+        return data
+
+    @field_validator("limits")
+    @classmethod
+    def _in_this_frame(cls, limits: list[Limit]) -> list[Limit]:
+        for lim in limits:
+            if lim.frame != cls._frame:
+                raise ValueError(
+                    f"limit {lim.id!r} says frame {lim.frame!r} but is listed under {cls._frame!r}"
+                )
+        return limits
+
+
+class LawFrame(_FrameSection):
+    """Law: hard limits, never excepted (no joker, not by a rule, not by a reviewer)."""
+
+    _frame: ClassVar[Frame] = "law"
     special_categories: list[str]
     consent: ConsentPolicy
+
+
+class OrganisationFrame(_FrameSection):
+    """The organisation's own choices: scores, caps, send windows, values (changeable;
+    a justified exception is possible)."""
+
+    _frame: ClassVar[Frame] = "organisation"
+    weights: dict[Literal[DIMENSIONS], float]  # type: ignore[valid-type]
+    thresholds: Thresholds
     contact: Contact
     human_route: HumanRoute
-    channels: Channels
     language: LanguagePolicy
-    lexicons: dict[str, dict[str, list[str]]]
-    manipulation: str = "manipulation.yaml"
-    """The manipulation patterns, a path relative to the policy file."""
     values: Values
     value: ValuePolicy
-    masking: Masking
-    fairness: Fairness = Field(default_factory=Fairness)
-    review: ReviewPolicy = Field(default_factory=ReviewPolicy)
-    governance: Governance = Field(default_factory=Governance)
+    terms: Terms = Field(default_factory=Terms)
 
     # field validators (not one model validator) so that a problem is reported at the
     # line of the key it concerns
@@ -259,16 +318,111 @@ class Policy(_Strict):
             raise ValueError("weights must be non-negative and not all zero")
         return weights
 
+
+class SystemsFrame(_FrameSection):
+    """What the channels and systems can carry."""
+
+    _frame: ClassVar[Frame] = "systems"
+    channels: Channels
+
+
+class SocietyFrame(_FrameSection):
+    """What society expects beyond the law; every item is reviewed by its date."""
+
+    _frame: ClassVar[Frame] = "society"
+
     @field_validator("limits")
     @classmethod
-    def _all_limits(cls, limits: list[Limit]) -> list[Limit]:
-        ids = [lim.id for lim in limits]
+    def _review_dates(cls, limits: list[Limit]) -> list[Limit]:
+        undated = [lim.id for lim in limits if lim.review_by is None]
+        if undated:
+            raise ValueError(f"society items need a review_by date: {', '.join(undated)}")
+        return limits
+
+
+class Policy(_Strict):
+    """``ethics/policy.yaml``, validated: four governance frames and the machinery around them."""
+
+    revision: str = Field(min_length=1)
+    effective_from: date
+    owner: str
+    law: LawFrame
+    organisation: OrganisationFrame
+    systems: SystemsFrame
+    society: SocietyFrame
+    lexicons: dict[str, dict[str, list[str]]]
+    manipulation: str = "manipulation.yaml"
+    """The manipulation patterns, a path relative to the policy file."""
+    masking: Masking
+    fairness: Fairness = Field(default_factory=Fairness)
+    review: ReviewPolicy = Field(default_factory=ReviewPolicy)
+    governance: Governance = Field(default_factory=Governance)
+
+    @model_validator(mode="after")
+    def _all_limits(self) -> Policy:
+        ids = [lim.id for lim in self.limits]
         absent = set(LIMIT_IDS) - set(ids)
         if absent:
             raise ValueError(f"every known limit must be configured; missing {sorted(absent)}")
-        if len(ids) != len(set(ids)):
-            raise ValueError("an id appears twice")
-        return limits
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"limit(s) configured twice: {', '.join(twice)}")
+        moved = sorted(lid for lid in LAW_ONLY if lid in ids and self.limit(lid).frame != "law")
+        if moved:
+            raise ValueError(
+                f"{', '.join(moved)} must stay under law: the law sets them, so no exception may lift them"
+            )
+        return self
+
+    # the frames' contents under their usual names, so code reads policy.contact
+    @property
+    def limits(self) -> list[Limit]:
+        """Every limit, law first."""
+        return [lim for f in FRAMES for lim in getattr(self, f).limits]
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return self.organisation.weights
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return self.organisation.thresholds
+
+    @property
+    def contact(self) -> Contact:
+        return self.organisation.contact
+
+    @property
+    def human_route(self) -> HumanRoute:
+        return self.organisation.human_route
+
+    @property
+    def language(self) -> LanguagePolicy:
+        return self.organisation.language
+
+    @property
+    def values(self) -> Values:
+        return self.organisation.values
+
+    @property
+    def value(self) -> ValuePolicy:
+        return self.organisation.value
+
+    @property
+    def terms(self) -> Terms:
+        return self.organisation.terms
+
+    @property
+    def special_categories(self) -> list[str]:
+        return self.law.special_categories
+
+    @property
+    def consent(self) -> ConsentPolicy:
+        return self.law.consent
+
+    @property
+    def channels(self) -> Channels:
+        return self.systems.channels
 
     def limit(self, limit_id: str) -> Limit:
         """The configured limit with this id."""
@@ -276,6 +430,12 @@ class Policy(_Strict):
             if lim.id == limit_id:
                 return lim
         raise KeyError(limit_id)
+
+    def reviews_due(self, on: date) -> list[Limit]:
+        """Society items whose review date has passed on ``on``."""
+        return [
+            lim for lim in self.society.limits if lim.review_by is not None and lim.review_by <= on
+        ]
 
 
 class LoadedPolicy:

@@ -140,7 +140,7 @@ def assess_value(c: Candidate, t: TextFacts, lp: LoadedPolicy, ruleset: RuleSet)
         v.flags.append("betutteling")
         v.alignment -= 0.3
         v.reasons.append(
-            "unsolicited advice about personal behaviour: "
+            "betutteling: unsolicited advice about personal behaviour: "
             + ", ".join(f"'{f.text}'" for f in advice)
         )
     v.alignment = max(0.0, min(1.0, v.alignment))

@@ -1,4 +1,5 @@
-"""Binds every feature file under rules/features and ethics/features to pytest."""
+"""Binds every feature file under rules/features (product teams) and ethics/features
+(compliance) to pytest."""
 
 from pathlib import Path
 
@@ -7,3 +8,4 @@ from pytest_bdd import scenarios
 ROOT = Path(__file__).resolve().parents[2]
 
 scenarios(str(ROOT / "rules" / "features"))
+scenarios(str(ROOT / "ethics" / "features"))
