@@ -40,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import orjson
+from pydantic import ValidationError
 
 from proactive.candidates import Candidate, Variant, build_candidate, without_offer
 from proactive.context import Contact, CustomerContext
@@ -50,7 +51,7 @@ from proactive.ethics.policy import Policy
 from proactive.events import event_from_dict
 from proactive.facts import ALL_GROUPS, build_facts
 from proactive.notifications import build_notification
-from proactive.rules import RuleSet
+from proactive.rules import ExceptionSpec, RuleSet
 from proactive.sinks import Sink
 from proactive.store import ContextStore, ReviewWrite
 
@@ -413,8 +414,14 @@ def approve(
     reason: str,
     now: datetime,
     sink: Sink,
+    exception: tuple[list[str], str] | None = None,
 ) -> Outcome:
     """Approve a pending item: check it again now and, if it may still go, send it.
+
+    ``exception`` is the reviewer's joker: (organisation limits, written
+    justification). The re-check lifts those limits if they are organisation limits
+    and the justification has at least 20 characters; a law limit named in it is
+    refused and keeps blocking. The exception is recorded on the review chain.
 
     Past ``expires_at`` the item expires instead. A re-check that blocks refuses the
     approval (the item stays pending, the refusal is recorded). Otherwise the
@@ -424,6 +431,18 @@ def approve(
     ``sink``. A delivery failure raises :class:`DeliveryError` (the approval stands).
     """
     reviewer, reason = _required(reviewer, reason)
+    joker: ExceptionSpec | None = None
+    if exception is not None:
+        limits, justification = exception
+        try:
+            joker = ExceptionSpec(
+                limits=limits, justification=justification.strip(), approved_by=reviewer
+            )
+        except ValidationError as exc:
+            raise ReviewError(
+                "an exception needs the limit(s) and a written justification of at least 20 "
+                f"characters: {exc.errors()[0]['msg']}"
+            ) from None
     now = now.astimezone(UTC)
     with store.review_write() as w:
         item = _pending(w, decision_id)
@@ -444,7 +463,7 @@ def approve(
             return Outcome(item, "expired", reasons, rec)
         ctx = w.context(item.customer_id) or CustomerContext(item.customer_id)
         try:
-            rc = recheck(item, w.decision_record(item.decision_id), ctx, ruleset, check, now)
+            rc = recheck(item, w.decision_record(item.decision_id), ctx, ruleset, check, now, joker)
         except Exception as exc:  # fail closed, as the engine does: a broken re-check sends nothing
             log.exception("re-check of review item %s failed", item.decision_id)
             rc = Recheck(
@@ -476,6 +495,7 @@ def recheck(
     ruleset: RuleSet,
     check: EthicsCheck,
     now: datetime,
+    exception: ExceptionSpec | None = None,
 ) -> Recheck:
     """Rebuild the queued candidate against ``ctx`` at ``now`` and judge it again.
 
@@ -514,7 +534,7 @@ def recheck(
     cand = build_candidate(cr, ev, ctx, facts, ruleset, check.policy, at=now, variant=base)
     if variant.endswith("without_offer"):
         cand = without_offer(cand, ruleset, check.policy)
-    a = check.assess(cand, ruleset)
+    a = check.assess(cand, ruleset, exception)
     out.candidate, out.assessment, out.verdict, out.reasons = cand, a, a.verdict, list(a.reasons)
     out.record = build_record(
         cand,
@@ -566,6 +586,8 @@ def _approved(
     )
     w.record_contact(item.customer_id, contact, item.decision_id, now)
     extra = {
+        # the reviewer's joker, when one lifted an organisation limit
+        "exception": a.exception,
         "notification_id": note["id"],
         "deliver_at": deliver_at.isoformat(),
         "channel": cand.channel,

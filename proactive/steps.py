@@ -246,6 +246,23 @@ def customer(world: World, customer: str, language: str, channel: str) -> None:
     )
 
 
+def _group(first: str, last: str) -> list[str]:
+    """Customer ids from ``first`` to ``last``: "K01" to "K25" → K01, K02, …, K25."""
+    m1, m2 = re.fullmatch(r"(\D*)(\d+)", first), re.fullmatch(r"(\D*)(\d+)", last)
+    assert m1 and m2 and m1.group(1) == m2.group(1), (
+        f"a group runs from a prefix and number to the same prefix: {first!r} to {last!r}"
+    )
+    width = len(m1.group(2))
+    return [f"{m1.group(1)}{i:0{width}d}" for i in range(int(m1.group(2)), int(m2.group(2)) + 1)]
+
+
+@given(_p('customers "{first:Q}" to "{last:Q}" who read "{language:Q}" and prefer "{channel:Q}"'))
+def customers(world: World, first: str, last: str, language: str, channel: str) -> None:
+    """Many customers with the same profile (for rates over a group)."""
+    for c in _group(first, last):
+        customer(world, c, language, channel)
+
+
 @given(_p('the customer "{customer:Q}" lives in time zone "{zone:Q}"'))
 def time_zone(world: World, customer: str, zone: str) -> None:
     """Profile: the customer's time zone (put it before the customer step)."""
@@ -479,6 +496,17 @@ def outage(world: World, customer: str, area: str, day: str, clock: str) -> None
         services=["data"],
         expected_end=(at + timedelta(hours=3)).isoformat(),
     )
+
+
+@when(
+    _p(
+        'an outage starts in area "{area:Q}" for customers "{first:Q}" to "{last:Q}" on {day} at {clock}'
+    )
+)
+def outage_group(world: World, area: str, first: str, last: str, day: str, clock: str) -> None:
+    """The same outage for every customer of the group."""
+    for c in _group(first, last):
+        outage(world, c, area, day, clock)
 
 
 @when(
@@ -952,3 +980,56 @@ def score_below(world: World, dimension: str, rule: str, customer: str, high: fl
     assert got < high, (
         f"{dimension} score {got} is not below {high}: {ds[-1]['scores'][dimension]['reasons']}"
     )
+
+
+# -- Then: exceptions (the joker) and governance ------------------------------------------
+
+
+@then(
+    _p(
+        'the decision on rule "{rule:Q}" for "{customer:Q}" is marked as an exception to "{limit:Q}" approved by "{who:Q}"'
+    )
+)
+def marked_exception(world: World, rule: str, customer: str, limit: str, who: str) -> None:
+    """The decision record carries the exception: the limit, the justification, the approver."""
+    d = _last_decision(world, customer, rule)
+    e = d.get("exception")
+    assert e, f"the decision carries no exception\n{world.explain(customer)}"
+    assert limit in e["limits"], f"the exception covers {e['limits']}, not {limit}"
+    assert e["approved_by"] == who, f"approved by {e['approved_by']!r}, not {who!r}"
+    assert len(e["justification"]) >= 20, f"justification too short: {e['justification']!r}"
+
+
+@then(_p('the decision on rule "{rule:Q}" for "{customer:Q}" carries no exception'))
+def no_exception(world: World, rule: str, customer: str) -> None:
+    """No exception was used: none applied, or the one asked for was refused."""
+    d = _last_decision(world, customer, rule)
+    assert not d.get("exception"), f"the decision carries {d['exception']}"
+
+
+def _report(world: World) -> Any:
+    from proactive.ethics.policy import load_policy
+    from proactive.report import summarise
+
+    h = world.load()
+    assert h is not None, f"the rule set was refused: {world.refused}"
+    return summarise(h.decisions, load_policy(h.policy_path).policy, source="scenario")
+
+
+@then(_p('the ethics report alerts on the exception rate of rule "{rule:Q}"'))
+def exception_rate_alert(world: World, rule: str) -> None:
+    """The report over the scenario's decisions raises the governance alert for the rule."""
+    report = _report(world)
+    alerts = [a for a in report.governance_alerts if a.subject == rule]
+    assert any(a.code == "exception_rate" for a in alerts), (
+        f"no exception-rate alert for {rule}; alerts: {[a.message for a in report.alerts]}; "
+        f"rules: {[(r.rule_id, r.exceptions, r.decisions) for r in report.rules]}"
+    )
+
+
+@then(_p('the ethics report raises no governance alert for rule "{rule:Q}"'))
+def no_governance_alert(world: World, rule: str) -> None:
+    """The report over the scenario's decisions has no governance alert for the rule."""
+    report = _report(world)
+    alerts = [a.message for a in report.governance_alerts if a.subject == rule]
+    assert not alerts, f"governance alerts for {rule}: {alerts}"

@@ -373,6 +373,68 @@ def test_approve_after_consent_withdrawal_is_refused(make_run: Callable[..., Run
     assert (item.status, item.action, item.reviewer) == ("pending", "refused", "alice")
 
 
+def test_a_reviewer_exception_lifts_an_organisation_limit_and_is_recorded(
+    make_run: Callable[..., Run],
+) -> None:
+    """S20 (reviewer's joker): a complaint was opened since, so the re-check blocks the
+    upsell (organisation limit); the reviewer excepts it with a written justification:
+    sent, and the exception with justification and reviewer is on the review chain."""
+    run = make_run()
+    complaint = ce(
+        "customer.complaint_opened",
+        "C1",
+        T0 + timedelta(hours=1),
+        complaint_id="K-1",
+        topic="billing",
+    )
+    run.feed([complaint])
+    refused = run.approve(reason="looks fine")
+    assert refused.action == "refused"
+    assert any("no_upsell_with_open_complaint" in r for r in refused.reasons)
+    why = "The complaint was a typo in the address, fixed by phone; the customer asked for this bundle."
+    outcome = run.approve(
+        reason="asked for by the customer", exception=(["no_upsell_with_open_complaint"], why)
+    )
+    assert outcome.action == "approved" and outcome.sent, outcome.reasons
+    exc = outcome.record["exception"]
+    assert exc["limits"] == ["no_upsell_with_open_complaint"]
+    assert exc["justification"] == why
+    assert exc["approved_by"] == "alice" and exc["by"] == "reviewer:alice"
+    (stored,) = [r for r in run.review_records() if r["action"] == "approved"]
+    assert stored["exception"] == exc
+
+
+def test_a_reviewer_exception_cannot_lift_a_law_limit(make_run: Callable[..., Run]) -> None:
+    """S20: consent withdrawn is a law limit; a reviewer's exception to it is refused and
+    the approval with it; nothing is sent."""
+    run = make_run()
+    run.feed(
+        [
+            ce(
+                "customer.consent_changed",
+                "C1",
+                T0 + timedelta(hours=1),
+                purpose="commercial",
+                channel="all",
+                granted=False,
+            )
+        ]
+    )
+    why = "The customer surely still wants to hear about a better bundle for them."
+    outcome = run.approve(exception=(["consent_for_purpose_and_channel"], why))
+    assert outcome.action == "refused" and not outcome.sent
+    assert any("only organisation limits can be excepted" in r for r in outcome.reasons)
+    assert run.notifications() == []
+
+
+def test_a_reviewer_exception_needs_a_written_justification(make_run: Callable[..., Run]) -> None:
+    """A joker without a real justification is refused before anything is checked."""
+    run = make_run()
+    with pytest.raises(ReviewError, match="justification"):
+        run.approve(exception=(["frequency_cap"], "ok"))
+    assert run.item().status == "pending" and run.notifications() == []
+
+
 def test_approve_when_no_longer_timely_is_refused(make_run: Callable[..., Run]) -> None:
     """The bundle has run out since: a 90% warning now comes too late, so it is refused."""
     run = make_run()

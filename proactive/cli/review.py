@@ -248,6 +248,18 @@ def review_show(settings: Any, decision_id: str, out: Path | None, store_url: st
     help="Produce the notification to Kafka: HOST:PORT[,HOST:PORT]",
 )
 @click.option("--notifications-topic", default="proactive-notifications", show_default=True)
+@click.option(
+    "--except",
+    "except_limits",
+    multiple=True,
+    metavar="LIMIT",
+    help="Ask for an exception (joker) to this organisation limit; repeatable",
+)
+@click.option(
+    "--justification",
+    default=None,
+    help="Why the exception is right (at least 20 characters; recorded and reported)",
+)
 @click.pass_obj
 def review_approve(
     settings: Any,
@@ -258,8 +270,14 @@ def review_approve(
     store_url: str | None,
     bootstrap_servers: str | None,
     notifications_topic: str,
+    except_limits: tuple[str, ...],
+    justification: str | None,
 ) -> None:
     """Approve an item: it is checked again now and sent only if it still may go.
+
+    With ``--except LIMIT --justification TEXT`` the reviewer lifts an organisation
+    limit that now stands in the way (a cap, quiet hours); law limits cannot be
+    excepted and keep blocking.
 
     Exit 0 when sent; 1 when it is not sent: the re-check refuses it or it has expired
     (recorded either way), or it was decided before (nothing recorded); 2 on a usage
@@ -271,6 +289,10 @@ def review_approve(
 
     reason = _reason(reason)
     who = _reviewer(reviewer)
+    if except_limits and not (justification or "").strip():
+        fail("an exception needs --justification: say why, for the audit trail")
+    if justification and not except_limits:
+        fail("--justification goes with --except LIMIT")
     if bootstrap_servers is None and out is None:
         fail("an approved notification needs somewhere to go: --out DIR or --bootstrap-servers")
     try:
@@ -298,6 +320,7 @@ def review_approve(
             reason=reason,
             now=clock(),
             sink=sink,
+            exception=(list(except_limits), justification or "") if except_limits else None,
         )
     except (DeliveryError, AlreadyDecided) as exc:
         fail(str(exc), 1)

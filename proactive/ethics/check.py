@@ -31,7 +31,7 @@ from proactive.ethics.limits import LimitHit, evaluate_limits, next_allowed
 from proactive.ethics.manipulation import ManipulationFinding
 from proactive.ethics.policy import DIMENSIONS, LoadedPolicy
 from proactive.ethics.value import ValueCheck, assess_value
-from proactive.rules import RuleSet
+from proactive.rules import ExceptionSpec, RuleSet
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,16 @@ class EthicsCheck:
         self.policy = policy.policy
         self.revision = policy.revision
 
-    def assess(self, c: Candidate, ruleset: RuleSet) -> Assessment:
-        """Judge one candidate. Never raises: an internal error blocks (fail closed)."""
+    def assess(
+        self, c: Candidate, ruleset: RuleSet, reviewer_exception: ExceptionSpec | None = None
+    ) -> Assessment:
+        """Judge one candidate. Never raises: an internal error blocks (fail closed).
+
+        ``reviewer_exception`` is a reviewer's joker at approval time: like a rule's,
+        it lifts organisation limits only, and only with a written justification.
+        """
         try:
-            return self._assess(c, ruleset)
+            return self._assess(c, ruleset, reviewer_exception)
         except Exception as exc:
             log.exception("ethics check failed for rule %s", c.rule_id)
             return Assessment(
@@ -79,14 +85,18 @@ class EthicsCheck:
                 error=f"{type(exc).__name__}: {exc}",
             )
 
-    def _assess(self, c: Candidate, ruleset: RuleSet) -> Assessment:
+    def _assess(
+        self, c: Candidate, ruleset: RuleSet, reviewer_exception: ExceptionSpec | None
+    ) -> Assessment:
         if c.message is None:
             return Assessment(
                 "block",
                 [f"the message could not be rendered: {c.render_error}"],
                 error=c.render_error,
             )
-        limits, exception, refused = self._joker(c, evaluate_limits(c, self.policy, ruleset))
+        limits, exception, refused = self._joker(
+            c, evaluate_limits(c, self.policy, ruleset), reviewer_exception
+        )
         deliver_at, _ = next_allowed(c, self.policy)
         t = dim.analyse(c, self.lp)
         scores = {
@@ -130,10 +140,14 @@ class EthicsCheck:
         return hits
 
     def _joker(
-        self, c: Candidate, hits: list[LimitHit]
+        self, c: Candidate, hits: list[LimitHit], reviewer: ExceptionSpec | None = None
     ) -> tuple[list[LimitHit], dict[str, Any] | None, list[str]]:
-        """Apply the rule's exception to organisation limits; law limits have no joker."""
-        spec = c.rule.rule.exception
+        """Apply the rule's (or a reviewer's) exception to organisation limits only.
+
+        Law, systems and society limits have no joker: naming one is refused, said in
+        the reasons, and the limit keeps its effect.
+        """
+        spec = reviewer or c.rule.rule.exception
         if spec is None:
             return hits, None, []
         kept: list[LimitHit] = []
@@ -156,7 +170,7 @@ class EthicsCheck:
             "limits": excepted,
             "justification": spec.justification,
             "approved_by": spec.approved_by,
-            "by": f"rule:{c.rule_id}",
+            "by": f"reviewer:{spec.approved_by}" if reviewer else f"rule:{c.rule_id}",
         }
         return kept, exception, refused
 
