@@ -106,6 +106,33 @@ def test_service_warning_is_worth_the_charges_it_prevents() -> None:
     assert v.customer >= expected > 0
 
 
+def test_a_recurring_offer_is_valued_over_the_policy_horizon() -> None:
+    """§3: customer and organisation value of a monthly bundle count every cycle of the
+    horizon; the parts of the organisation value are named (revenue, cost to serve)."""
+    c = bundle_offer(customer())
+    assert c.offer is not None and c.offer.recurring
+    vp = policy().policy.value
+    v = value_of(c)
+    assert v.customer == pytest.approx(c.offer.customer_value * vp.horizon_cycles, abs=0.01)
+    parts = v.evidence["organisation"]
+    assert parts["revenue"] == pytest.approx(c.offer.org_revenue_delta * vp.horizon_cycles)
+    assert parts["cost_to_serve"] == -vp.cost_to_serve_eur[c.channel]
+    assert v.organisation == pytest.approx(sum(parts.values()), abs=0.01)
+
+
+def test_a_service_notice_is_worth_the_call_and_the_churn_it_prevents() -> None:
+    """§3: an outage notice saves a support call and a customer left in the dark (cost to
+    serve and retention); an SMS costs more to send than an app message."""
+    vp = policy().policy.value
+    by_app = value_of(outage_notice(customer(preferred_channel="app_inbox")))
+    by_sms = value_of(outage_notice(customer(preferred_channel="sms")))
+    for v in (by_app, by_sms):
+        assert v.evidence["organisation"]["avoided_contact"] == vp.avoided_contact_eur
+        assert v.evidence["organisation"]["retention"] == vp.retention_eur
+        assert v.organisation > 0 and not v.flags
+    assert by_sms.organisation < by_app.organisation
+
+
 def test_organisation_only_benefit_is_flagged_for_review() -> None:
     """S10: value to the organisation high, to the customer none → fails the value check."""
     c = unlimited_upsell(customer())

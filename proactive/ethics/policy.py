@@ -199,6 +199,16 @@ class ValuePolicy(_Strict):
     min_alignment: float = Field(default=0.75, ge=0, le=1)
     min_customer_value_eur: float = 0.0
     org_only_effect: Literal["review", "block"] = "review"
+    horizon_cycles: int = Field(default=3, ge=1, le=24)
+    """Value is projected over this many billing cycles (a recurring offer's cost or
+    saving counts each cycle; a one-off add-on once)."""
+    avoided_contact_eur: float = Field(default=0.0, ge=0)
+    """What a support call or chat costs that a timely service message makes unneeded."""
+    retention_eur: float = Field(default=0.0, ge=0)
+    """Expected cost of a customer leaving after a bad surprise (bill shock, an outage
+    nobody told them of), counted when a message prevents one."""
+    cost_to_serve_eur: dict[str, float] = Field(default_factory=dict)
+    """What sending one message costs, per channel."""
 
 
 class Masking(_Strict):

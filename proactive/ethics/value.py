@@ -57,20 +57,26 @@ def _prevented(c: Candidate, ruleset: RuleSet) -> float:
 def assess_value(c: Candidate, t: TextFacts, lp: LoadedPolicy, ruleset: RuleSet) -> ValueCheck:
     """Customer value, organisation value, alignment with both sides' values, and flags."""
     pol = lp.policy
+    vp = pol.value
     v = ValueCheck(customer=0.0, organisation=0.0, alignment=1.0)
+    parts: dict[str, float] = {}
     if c.offer is not None:
-        v.customer = c.offer.customer_value
-        v.organisation = c.offer.org_revenue_delta
+        # a recurring offer counts every cycle of the horizon; a one-off add-on once
+        cycles = vp.horizon_cycles if c.offer.recurring else 1
+        v.customer = round(c.offer.customer_value * cycles, 2)
+        parts["revenue"] = round(c.offer.org_revenue_delta * cycles, 2)
         v.evidence["offer"] = {
             "id": c.offer.offer_id,
             "cost_without": c.offer.customer_cost_without,
             "cost_with": c.offer.customer_cost_with,
             "org_revenue_delta": c.offer.org_revenue_delta,
+            "cycles": cycles,
         }
         v.reasons.append(
             f"customer pays EUR {c.offer.customer_cost_with:.2f} instead of EUR "
-            f"{c.offer.customer_cost_without:.2f} per {'month' if c.offer.recurring else 'cycle'}; "
-            f"organisation revenue changes by EUR {c.offer.org_revenue_delta:+.2f}"
+            f"{c.offer.customer_cost_without:.2f} per {'month' if c.offer.recurring else 'cycle'}"
+            f" (EUR {v.customer:+.2f} for the customer over {cycles} cycle(s)); "
+            f"organisation revenue changes by EUR {parts['revenue']:+.2f}"
         )
     prevented = _prevented(c, ruleset)
     if prevented:
@@ -78,10 +84,25 @@ def assess_value(c: Candidate, t: TextFacts, lp: LoadedPolicy, ruleset: RuleSet)
         v.evidence["charges_avoidable_eur"] = prevented
         v.reasons.append(f"a timely warning can save EUR {prevented:.2f} in out-of-bundle charges")
     if c.purpose == "service":
-        # a service message prevents calls and problems: value to both sides
-        v.organisation += 1.0
+        # a service message answers the question before the customer has to ask it, and
+        # a warned customer is not surprised by a bill or an outage: value to both sides
         v.customer = max(v.customer, 1.0)
+        parts["avoided_contact"] = vp.avoided_contact_eur
+        if prevented or c.event.type.startswith("service.") or c.rule.rule.sensitive:
+            parts["retention"] = vp.retention_eur
         v.reasons.append("service information the customer needs")
+    send_cost = vp.cost_to_serve_eur.get(c.channel, 0.0)
+    if send_cost:
+        parts["cost_to_serve"] = -send_cost
+    v.organisation = round(sum(parts.values()), 2)
+    v.evidence["organisation"] = parts
+    if parts:
+        v.reasons.append(
+            "organisation value EUR "
+            f"{v.organisation:+.2f} ("
+            + ", ".join(f"{k.replace('_', ' ')} {x:+.2f}" for k, x in parts.items())
+            + ")"
+        )
     # -- organisation-only benefit ---------------------------------------------------
     if (
         c.purpose != "service"
