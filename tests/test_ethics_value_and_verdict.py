@@ -339,7 +339,7 @@ def test_warning_near_the_send_threshold_and_not_far_from_it() -> None:
     """§8: warn before a limit is reached; keep a margin."""
     th = policy().policy.thresholds
     far = assess(bundle_offer(customer()))
-    assert far.warnings == []
+    assert not [w for w in far.warnings if "score" in w]
     c = bundle_offer(customer(language="en"))
     c.ctx.language = "nl"
     near = assess(appended(c, "Last chance. Terms apply."))
@@ -406,3 +406,17 @@ def test_a_message_that_could_not_be_rendered_is_blocked() -> None:
     assert a.verdict == "block"
     assert a.reasons == [f"the message could not be rendered: {c.render_error}"]
     assert a.error == c.render_error
+
+
+def test_a_message_that_uses_up_a_cap_carries_a_near_limit_warning() -> None:
+    """§8: the engine warns when a decision comes close to a limit: the commercial offer
+    that uses the last place under the weekly cap says so; an exempt service notice does
+    not."""
+    offer = assess(bundle_offer(customer()))
+    assert offer.verdict == "send"
+    assert any(
+        w.startswith("frequency cap: this is commercial message 1 of the 1") for w in offer.warnings
+    )
+    notice = assess(outage_notice(customer(preferred_channel="app_inbox")))
+    assert notice.verdict == "send"
+    assert not [w for w in notice.warnings if w.startswith("frequency cap")]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from proactive.candidates import Candidate
@@ -117,6 +117,7 @@ class EthicsCheck:
         a.manipulation = list(t.manipulation)
         a.exception = exception
         self._verdict(a)
+        a.warnings += self._near_limits(c, a, t)
         a.reasons += refused
         if exception is not None:
             a.reasons.append(
@@ -124,6 +125,35 @@ class EthicsCheck:
                 f" {exception['justification']} (approved by {exception['approved_by']})"
             )
         return a
+
+    def _near_limits(self, c: Candidate, a: Assessment, t: dim.TextFacts) -> list[str]:
+        """Warnings for a message that goes but comes close to a limit or a target."""
+        if a.verdict not in ("send", "defer"):
+            return []
+        out = []
+        contact = self.policy.contact
+        week = c.ctx.contacts_since(c.at - timedelta(days=7))
+        exempt = c.purpose == "service" and contact.service_exempt_from_cap
+        if not exempt and len(week) + 1 >= contact.max_per_week:
+            out.append(
+                f"frequency cap: this is message {len(week) + 1} of the {contact.max_per_week}"
+                " a customer may get in 7 days"
+            )
+        if c.purpose == "commercial":
+            commercial = [x for x in week if x.purpose == "commercial"]
+            if len(commercial) + 1 >= contact.max_commercial_per_week:
+                out.append(
+                    f"frequency cap: this is commercial message {len(commercial) + 1} of the"
+                    f" {contact.max_commercial_per_week} allowed in 7 days"
+                )
+        target = self.policy.language.readability_min.get(c.language)
+        score = t.readability.score
+        if target is not None and score is not None and 0 <= score - target < 5:
+            out.append(f"readability {score:.0f} is close to the B1 target {target:.0f}")
+        sms = c.message.sms if c.message is not None else None
+        if sms is not None and sms.segments == self.policy.channels.sms_max_segments:
+            out.append(f"SMS uses all {sms.segments} parts the gateway allows")
+        return out
 
     def _society(self, value: ValueCheck) -> list[LimitHit]:
         """Value flags that are society items in the policy (big brother, betutteling)
