@@ -8,6 +8,7 @@ source and its reason, so a reader of a decision sees where a block comes from.
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,8 @@ from proactive.datafile import Located, validate_file
 from proactive.errors import PolicyError, Problem
 from proactive.ethics.manipulation import Detector
 from proactive.ethics.text import Lexicon
+
+log = logging.getLogger(__name__)
 
 DIMENSIONS = (
     "language",
@@ -500,6 +503,14 @@ def load_policy(path: Path) -> LoadedPolicy:
         )
     content = patterns.read_bytes()
     detector = _detector(patterns, content, tuple(policy.channels.allowed_link_domains))
+    for item in policy.reviews_due(date.today()):
+        # a society item past its review date still applies; compliance must look again
+        log.warning(
+            "policy %s: society item %r was due for review on %s",
+            policy.revision,
+            item.id,
+            item.review_by,
+        )
     # the revision covers both files: changing a pattern changes every decision's revision
     digest = hashlib.sha256(path.read_bytes() + b"\0" + content).hexdigest()
     return LoadedPolicy(policy, lexicon, detector, digest, path)
