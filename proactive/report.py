@@ -16,7 +16,9 @@ rules, whether outcomes differ between customer segments. Two kinds of alert:
 
 Three parts, so the backtest report and the web UI can reuse them:
 :func:`summarise` (pure: records in, :class:`EthicsReport` out), :func:`render_html`
-(one self-contained page) and :func:`print_report` (rich tables).
+(one self-contained page) and :func:`print_report` (rich tables). The page's pieces
+are public too: :func:`rule_charts`, :func:`fairness_chart` and :func:`render_page`
+(another template in the same environment).
 
 Example::
 
@@ -698,6 +700,55 @@ _ENV.filters["pct"] = _pct
 _ENV.filters["num"] = _num
 
 
+def rule_charts(rr: RuleReport) -> dict[str, Markup]:
+    """The two charts of one rule, as inline SVG ready for a page.
+
+    ``verdicts``: one bar split by verdict; ``scores``: the overall score and each of
+    the eight dimensions as 100% bars split by score bin. The backtest report shows
+    the same charts per rule.
+    """
+    return {
+        "verdicts": Markup(
+            charts.stacked_share_svg(rr.verdicts, title=f"verdicts of {rr.rule_id}")
+        ),
+        "scores": Markup(
+            charts.distribution_bars_svg(
+                {"overall": rr.overall.histogram}
+                | {d: rr.dimensions[d].histogram for d in DIMENSIONS},
+                title=f"score distribution of {rr.rule_id}",
+            )
+        ),
+    }
+
+
+def fairness_chart(sr: SegmentReport) -> Markup:
+    """Send, review and block rate per group of one segment, as inline SVG."""
+    return Markup(
+        charts.grouped_bars_svg(
+            [g.group for g in sr.groups],
+            {
+                "send": [g.send_rate for g in sr.groups],
+                "review": [g.review_rate for g in sr.groups],
+                "block": [g.block_rate for g in sr.groups],
+            },
+            title=f"verdict rates per {sr.segment}",
+        )
+    )
+
+
+def render_page(template: str, **context: Any) -> str:
+    """Render a page template of ``proactive/templates`` as the ethics report is rendered.
+
+    Same environment: autoescape on, undefined names are errors, and the ``pct`` and
+    ``num`` filters. Pass charts as :class:`~markupsafe.Markup` so they are not escaped.
+
+    Example::
+
+        html = render_page("backtest.html.j2", backtest=result, colours=charts.VERDICT_COLOURS)
+    """
+    return _ENV.get_template(template).render(**context)
+
+
 def render_html(report: EthicsReport) -> str:
     """The report as one HTML page: inline CSS and SVG, no script, nothing fetched.
 
@@ -705,45 +756,18 @@ def render_html(report: EthicsReport) -> str:
     text); the page's Content-Security-Policy forbids scripts and remote loads as a
     second line of defence.
     """
-    rule_charts = {
-        rr.rule_id: {
-            "verdicts": Markup(
-                charts.stacked_share_svg(rr.verdicts, title=f"verdicts of {rr.rule_id}")
-            ),
-            "scores": Markup(
-                charts.distribution_bars_svg(
-                    {"overall": rr.overall.histogram}
-                    | {d: rr.dimensions[d].histogram for d in DIMENSIONS},
-                    title=f"score distribution of {rr.rule_id}",
-                )
-            ),
-        }
-        for rr in report.rules
-    }
-    fairness_charts = {
-        sr.segment: Markup(
-            charts.grouped_bars_svg(
-                [g.group for g in sr.groups],
-                {
-                    "send": [g.send_rate for g in sr.groups],
-                    "review": [g.review_rate for g in sr.groups],
-                    "block": [g.block_rate for g in sr.groups],
-                },
-                title=f"verdict rates per {sr.segment}",
-            )
-        )
-        for sr in report.fairness
-        if sr.groups
-    }
+    per_rule = {rr.rule_id: rule_charts(rr) for rr in report.rules}
+    per_segment = {sr.segment: fairness_chart(sr) for sr in report.fairness if sr.groups}
     overall_chart = Markup(
         charts.histogram_svg(report.overall.histogram, title="overall score, all rules")
     )
-    return _ENV.get_template("ethics_report.html.j2").render(
+    return render_page(
+        "ethics_report.html.j2",
         report=report,
         verdicts=VERDICTS,
         flagged_rates=FLAGGED_RATES,
-        rule_charts=rule_charts,
-        fairness_charts=fairness_charts,
+        rule_charts=per_rule,
+        fairness_charts=per_segment,
         overall_chart=overall_chart,
         colours=charts.VERDICT_COLOURS,
         generated=datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -3,6 +3,7 @@
 ``main`` is the click group; importing the submodules registers their commands on it.
 """
 
+from proactive.cli import backtest as backtest
 from proactive.cli import ethics as ethics
 from proactive.cli import report as report
 from proactive.cli import review as review
