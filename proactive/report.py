@@ -445,6 +445,10 @@ def summarise(
         record_type = rec.get("record_type") or "decision"
         if record_type != "decision":
             other[str(record_type)] += 1
+            # a reviewer's joker (on the review chain) is an exception of that rule too
+            exc = _exception(rec.get("exception")) if record_type == "review" else None
+            if exc is not None:
+                rules[str(rec.get("rule_id") or UNKNOWN)].exceptions[exc] += 1
             continue
         r = rules[str(rec.get("rule_id") or UNKNOWN)]
         verdict = str(rec.get("verdict") or UNKNOWN)

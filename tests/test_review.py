@@ -402,6 +402,12 @@ def test_a_reviewer_exception_lifts_an_organisation_limit_and_is_recorded(
     assert exc["approved_by"] == "alice" and exc["by"] == "reviewer:alice"
     (stored,) = [r for r in run.review_records() if r["action"] == "approved"]
     assert stored["exception"] == exc
+    # the ethics report lists the reviewer's exception under the rule
+    report = summarise([*run.decisions(), *run.review_records()], run.check.policy)
+    (rule,) = [r for r in report.rules if r.rule_id == RULE]
+    assert [(u.limits, u.by) for u in rule.justifications] == [
+        (("no_upsell_with_open_complaint",), "reviewer:alice")
+    ]
 
 
 def test_a_reviewer_exception_cannot_lift_a_law_limit(make_run: Callable[..., Run]) -> None:
