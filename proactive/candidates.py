@@ -16,7 +16,7 @@ from proactive.context import CustomerContext
 from proactive.events import Channel, Event, Language, Purpose
 from proactive.offers import MB_PER_GB, OfferChoice, select_offer, usage_outlook
 from proactive.render import Rendered
-from proactive.rules import CompiledRule, RuleSet
+from proactive.rules import CompiledRule, RuleSet, table_offer
 
 if TYPE_CHECKING:  # the policy package imports candidates; avoid the cycle at run time
     from proactive.ethics.policy import Policy
@@ -114,7 +114,11 @@ def template_variables(c: Candidate, ruleset: RuleSet) -> dict[str, Any]:
         "roaming": None,
         "contract": None,
         "rule": {"id": c.rule.id, "purpose": c.purpose},
+        "table": None,
     }
+    outcome = c.rule.outcome(c.facts)
+    if outcome is not None:
+        variables["table"] = outcome.values
     o = usage_outlook(ctx, c.at)
     cur = ctx.current_cycle()
     if o is not None and cur is not None:
@@ -173,9 +177,13 @@ def build_candidate(
     purpose: Purpose = cr.rule.purpose
     if cr.rule.offer is not None:
         try:
-            offer = select_offer(
-                cr.rule.offer.select, ruleset.catalogue, ctx, at, cr.rule.offer.on_spike
-            )
+            if cr.rule.offer.select == "table":
+                outcome = cr.outcome(facts)
+                offer = table_offer(ruleset.catalogue, ctx, at, cr, outcome) if outcome else None
+            else:
+                offer = select_offer(
+                    cr.rule.offer.select, ruleset.catalogue, ctx, at, cr.rule.offer.on_spike
+                )
         except Exception as exc:  # a selector bug must not take the pipeline down
             offer_error = f"offer selection failed: {exc}"
         if offer is not None:

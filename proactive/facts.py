@@ -9,6 +9,7 @@ health may never feed a commercial rule) and a description for rule authors.
 from __future__ import annotations
 
 import statistics
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +52,8 @@ class Fact:
     type: type
     category: str | None
     description: str
+    values: tuple[str, ...] = ()
+    """Every value a text fact can take, when the set is fixed (empty: open-ended)."""
 
 
 _FACTS: list[Fact] = [
@@ -68,12 +71,24 @@ _FACTS: list[Fact] = [
     Fact("usage.cycles_seen", int, "usage", "billing cycles with usage history"),
     Fact("billing.invoice_eur", float, "billing", "amount of the latest invoice"),
     Fact("billing.avg_invoice_eur", float, "billing", "average of up to 6 earlier invoices"),
+    Fact(
+        "billing.earlier_invoices",
+        int,
+        "billing",
+        "how many earlier invoices that average is taken over (0 to 6)",
+    ),
     Fact("billing.invoice_ratio", float, "billing", "latest invoice / that average"),
     Fact("billing.failed_payments_60d", int, "payment", "failed payments in the last 60 days"),
     Fact("billing.arrangement_active", bool, "payment", "a payment arrangement is running"),
-    Fact("customer.language", str, "profile", "nl or en"),
+    Fact("customer.language", str, "profile", "nl or en", values=("nl", "en")),
     Fact("customer.segment", str, "profile", "commercial segment"),
-    Fact("customer.age_band", str, "profile", "18-24, 25-39, 40-64, 65+"),
+    Fact(
+        "customer.age_band",
+        str,
+        "profile",
+        "18-24, 25-39, 40-64, 65+",
+        values=("18-24", "25-39", "40-64", "65+"),
+    ),
     Fact("customer.managed_by_proxy", bool, "profile", "account run by a relative or guardian"),
     Fact("customer.open_complaints", int, "complaint", "number of open complaints"),
     Fact("customer.has_open_complaint", bool, "complaint", "at least one open complaint"),
@@ -83,7 +98,7 @@ _FACTS: list[Fact] = [
     ),
     Fact("customer.ill", bool, "health", "the customer told us of an illness (special category)"),
     Fact("customer.objected_direct_marketing", bool, "consent", "objection to direct marketing"),
-    Fact("roaming.zone", str, "location", "eu or world, while abroad"),
+    Fact("roaming.zone", str, "location", "eu or world, while abroad", values=("eu", "world")),
     Fact("roaming.country", str, "location", "ISO country code, while abroad"),
     Fact("contract.days_to_end", int, "contract", "days until the contract ends"),
     Fact("contract.monthly_fee_eur", float, "contract", "current monthly fee"),
@@ -120,6 +135,11 @@ def _data_facts() -> list[Fact]:
         category = event_category(etype)
         for fname, finfo in model.model_fields.items():
             ann = finfo.annotation
+            # an optional field (bool | None) has the type of its value: a condition
+            # `data.granted == true` must compare with True, not with the text "True"
+            inner = [a for a in typing.get_args(ann) if a is not type(None)]
+            if len(inner) == 1 and inner[0] in (bool, int, float, str):
+                ann = inner[0]
             py: type = ann if isinstance(ann, type) and not issubclass(ann, BaseModel) else str
             out.setdefault(
                 f"data.{fname}", Fact(f"data.{fname}", py, category, f"{etype}: {fname}")
@@ -170,6 +190,8 @@ def _billing(event: Event, ctx: CustomerContext) -> dict[str, Any]:
         latest = ctx.invoices[-1][1]
         out["billing__invoice_eur"] = latest
         earlier = [a for _, a in ctx.invoices[-7:-1]]
+        # how much history "usual" rests on: a rule can ask for at least a few invoices
+        out["billing__earlier_invoices"] = len(earlier)
         if earlier:
             avg = statistics.fmean(earlier)
             out["billing__avg_invoice_eur"] = round(avg, 2)

@@ -126,6 +126,7 @@ def test_shipped_rules_load_with_every_rule_file() -> None:
         "payment-arrangement-support",
         "contract-renewal",
         "roaming-cost-info",
+        "data-bundle-table",
     }
     assert rs.revision.startswith("rules-")
     for cr in rs.rules:
@@ -178,6 +179,8 @@ def test_on_is_read_as_a_key_not_as_yaml_1_1_boolean() -> None:
         ("customer.age_band == 65+", "==", "65+"),
         ("customer.segment == 123", "==", "123"),
         ("customer.segment in [a, 5]", "in", ["a", "5"]),
+        ("roaming.country == NO", "==", "NO"),
+        ("roaming.country in [NL, NO, BE]", "in", ["NL", "NO", "BE"]),
     ],
 )
 def test_parse_condition_operators(text: str, op: str, value: Any) -> None:
@@ -218,6 +221,45 @@ def test_parse_condition_errors(text: str, needle: str) -> None:
     """Mistakes a rule author makes are refused with a message that says what is wrong."""
     with pytest.raises(ValueError, match=needle):
         parse_condition(text)
+
+
+def test_billing_facts_average_the_earlier_invoices(make_event: Callable[..., Event]) -> None:
+    """billing.* facts of an invoice: the latest amount, the average of up to six earlier
+    invoices, how many that average rests on, and the ratio (the worked example's facts)."""
+    ctx = CustomerContext("B1")
+    amounts = [30.0, 40.0, 40.0, 40.0, 40.0, 40.0, 40.0, 52.0]
+    seen = []
+    for month, amount in enumerate(amounts, 1):
+        ev = make_event(
+            "billing.invoice_issued",
+            "B1",
+            f"2026-{month:02d}-05T09:00:00Z",
+            invoice_id=f"I{month}",
+            amount_eur=amount,
+            due_date=f"2026-{month:02d}-20",
+        )
+        apply_event(ctx, ev)
+        facts = build_facts(ev, ctx, frozenset({"billing"}))
+        seen.append(facts["billing__earlier_invoices"])
+    assert seen == [0, 1, 2, 3, 4, 5, 6, 6]
+    # the first invoice (30) has dropped out: six earlier invoices of 40
+    assert facts["billing__invoice_eur"] == 52.0
+    assert facts["billing__avg_invoice_eur"] == 40.0
+    assert facts["billing__invoice_ratio"] == 1.3
+    assert parse_condition("billing.invoice_ratio >= 1.3").holds(facts)
+    assert parse_condition("billing.earlier_invoices >= 3").holds(facts)
+
+
+def test_optional_true_false_event_field_compares_as_true_false() -> None:
+    """``data.objection_direct_marketing`` is optional (bool | None) on the consent event: a
+    condition on it compares with true/false, as the event's value is, not with text."""
+    cond = parse_condition("data.objection_direct_marketing == true")
+    assert cond.value is True
+    assert cond.holds({"data__objection_direct_marketing": True})
+    assert not cond.holds({"data__objection_direct_marketing": False})
+    assert parse_condition("data.granted").op == "is"
+    with pytest.raises(ValueError, match="true/false"):
+        parse_condition("data.granted == yes")
 
 
 def test_parse_duration() -> None:
@@ -576,3 +618,66 @@ def test_template_missing_a_channel_is_refused(make_rules_dir: Callable[..., Pat
         "template 'roaming_info' has no nl text for channel email",
         "template 'roaming_info' has no en text for channel email",
     }
+
+
+# -- conditions that can never hold -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("when", "code", "needle"),
+    [
+        (["outage.active >= 2", "outage.active < 1"], "contradicting_conditions", "outage.active"),
+        (["outage.active > 2", "outage.active < 3"], "contradicting_conditions", "outage.active"),
+        (
+            ["outage.active in [1, 2]", "outage.active not in [1, 2]"],
+            "contradicting_conditions",
+            "",
+        ),
+        (["outage.active >= 1", "event.type == usage.data"], "unreachable_rule", "on lists only"),
+        (["outage.active == 1.5"], "unreachable_rule", "whole number"),
+    ],
+)
+def test_conditions_that_can_never_hold_are_refused_at_their_line(
+    make_rules_dir: Callable[..., Path], when: list[str], code: str, needle: str
+) -> None:
+    """Two conditions no value satisfies together (a whole number is not between 2 and 3),
+    an event type the rule does not listen to, a whole-number fact compared with 1.5: each
+    is refused at the line of the condition that makes it impossible."""
+    directory = make_rules_dir({"never.yaml": rule_yaml("never-fires", when=when)})
+    (problem,) = refused(directory)
+    assert problem.code == code
+    assert problem.line == line_of(directory / "never.yaml", when[-1])
+    assert needle in problem.message
+    if code == "contradicting_conditions":
+        assert f"(line {line_of(directory / 'never.yaml', when[0])})" in problem.message
+
+
+def test_a_value_the_event_field_never_has_is_refused(make_rules_dir: Callable[..., Path]) -> None:
+    """A payment arrangement's status is started, ended or missed: 'cancelled' never comes."""
+    text = rule_yaml(
+        "arrangement-cancelled",
+        on="billing.payment_arrangement",
+        when=["data.status in [cancelled]"],
+        data="payment",
+        template="arrangement_support",
+        channels="app_inbox, email",
+    )
+    (problem,) = refused(make_rules_dir({"c.yaml": text}))
+    assert problem.code == "unreachable_rule"
+    assert "data.status is always one of started, ended, missed" in problem.message
+
+
+def test_conditions_that_can_hold_together_are_not_flagged(
+    make_rules_dir: Callable[..., Path],
+) -> None:
+    """No false alarm: a band, a boundary shared by >= and <=, and != next to ==."""
+    when = [
+        "outage.active >= 1",
+        "outage.active <= 1",
+        "outage.active != 2",
+        "outage.active in [1, 3]",
+    ]
+    rs = load_ruleset(make_rules_dir({"ok.yaml": rule_yaml("band", when=when)}))
+    assert rs.warnings == ()
+    facts = {"event__type": "service.outage_started", "outage__active": 1}
+    assert sorted(rs.engine.match(facts)) == ["band", "outage-started"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -18,26 +19,43 @@ def rules() -> None:
 
 @rules.command(name="lint")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per problem (editors, CI).")
 @click.pass_obj
-def rules_lint(settings: Any, path: Path | None) -> None:
-    """Check a rule directory; every problem as file:line:column: code: message."""
-    from proactive.authoring import lint
+def rules_lint(settings: Any, path: Path | None, as_json: bool) -> None:
+    """Check a rule directory; every problem as file:line:column: code: message.
+
+    Warnings read file:line:column: warning: code: message. The exit status is 1 when
+    any problem is an error; warnings alone exit 0. The codes are listed in
+    docs/rules.md.
+    """
+    from proactive.authoring import format_problem, lint, severity
 
     ruleset, problems = lint(path or settings.rules_dir)
     for p in problems:
-        click.echo(str(p))
-    if problems:
-        fail(f"{len(problems)} problem(s)", 1)
-    assert ruleset is not None
-    click.echo(f"ok: {len(ruleset.rules)} rules, revision {ruleset.revision}")
+        level = severity(p)
+        if as_json:
+            record = {"severity": level, **dataclasses.asdict(p)}
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            click.echo(format_problem(p))
+    warnings = sum(1 for p in problems if severity(p) == "warning")
+    if ruleset is None:
+        errors = len(problems) - warnings
+        fail(f"{errors} error(s), {warnings} warning(s)", 1)
+        return
+    note = f", {warnings} warning(s)" if warnings else ""
+    click.echo(
+        f"ok: {len(ruleset.rules)} rules, revision {ruleset.revision}{note}",
+        err=as_json,
+    )
 
 
 @rules.command(name="schema")
 def rules_schema_cmd() -> None:
-    """Print the JSON Schema of a rule file."""
-    from proactive.authoring import rules_schema
+    """Print the JSON Schema of a rule file (shipped as rules/rule.schema.json)."""
+    from proactive.authoring import schema_text
 
-    click.echo(json.dumps(rules_schema(), indent=2))
+    click.echo(schema_text(), nl=False)
 
 
 @rules.command(name="why")
