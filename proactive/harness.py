@@ -12,13 +12,17 @@ with events built from a few keywords, and keeps every output in lists::
 
 from __future__ import annotations
 
+import copy
 import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from proactive.context import CustomerContext
+from proactive.errors import EventError
 from proactive.ethics.check import EthicsCheck
 from proactive.ethics.policy import load_policy
+from proactive.events import Event, parse_event
 from proactive.pipeline import Engine, Outputs
 from proactive.rules import load_ruleset
 from proactive.sinks import MemorySink
@@ -46,6 +50,9 @@ class Harness:
         )
         self._ids = itertools.count(1)
         self.last_time: datetime | None = None
+        self.trail: list[tuple[Event, CustomerContext]] = []
+        """Every accepted event with a copy of its customer's context just before it: what
+        :func:`proactive.authoring.why` needs to say afterwards why a rule did (not) fire."""
 
     @property
     def decisions(self) -> list[dict[str, Any]]:
@@ -87,9 +94,25 @@ class Harness:
             "time": when.isoformat(),
             "data": data,
         }
-        self.engine.process_batch([(orjson.dumps(ce, default=str).decode(), f"harness:{eid}")])
+        line = orjson.dumps(ce, default=str).decode()
+        try:
+            parsed: Event | None = parse_event(line)
+        except EventError:
+            parsed = None  # the engine dead-letters it; nothing to explain
+        before = self._snapshot(customer) if parsed is not None else None
+        refused = len(self.dead_letters)
+        self.engine.process_batch([(line, f"harness:{eid}")])
+        if parsed is not None and before is not None and len(self.dead_letters) == refused:
+            self.trail.append((parsed, before))
         self.last_time = when
         return eid
+
+    def _snapshot(self, customer: str) -> CustomerContext:
+        # peek without creating: Engine._context would cache an empty context
+        ctx = self.engine._cache.get(customer)
+        if ctx is None:
+            ctx = self.store.load([customer]).get(customer)
+        return copy.deepcopy(ctx) if ctx is not None else CustomerContext(customer)
 
     def advance(self, time: str | datetime) -> None:
         """Let the clock run to ``time``: deferred messages due by then are checked and released."""

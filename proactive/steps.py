@@ -8,9 +8,15 @@ engine — real rules, real policy, real store in memory — so a passing scenar
 the rules behave so. A scenario may add its own rule and template files; they join a
 copy of ``rules/`` for that scenario only.
 
-A failing expectation explains what did happen: which rules fired, their verdicts,
-the reasons, the scores that fell short and the value flags — or, when the rule set
-was refused at load, every problem the loader found.
+A failing expectation explains what did happen, event by event: which rules fired,
+their verdicts, the reasons, the scores that fell short and the value flags; which
+rules listened but did not fire, with the first condition that failed and its actual
+value; and which rules do not listen to the event at all — or, when the rule set was
+refused at load, every problem the loader found.
+
+The scenarios run against the repository's ``rules/`` and ``ethics/policy.yaml``
+unless the fixtures ``scenario_rules_dir`` and ``scenario_policy`` say otherwise;
+``proactive test`` overrides them with the directories given on its command line.
 
 Quoted arguments never contain a double quote themselves (the ``Q`` type below), so
 ``is "block"`` and ``is "block" because "cooldown"`` can never be mistaken for each
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections import Counter
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -30,13 +37,26 @@ import pytest
 import yaml
 from pytest_bdd import given, parsers, then, when
 
+from proactive.authoring import RuleResult, why
+from proactive.context import CustomerContext
 from proactive.errors import RuleFileError
+from proactive.events import Event
 from proactive.harness import ROOT, Harness
+from proactive.rules import CompiledRule, RuleSet
 
 DEFAULT_TZ = "Europe/Amsterdam"
 MB = 1024
 SECURE_INBOX = "app_inbox"
 """The secure inbox behind the customer's login ("my account")."""
+
+EXPLAIN_EVENTS = 5
+"""A failure message explains this many of the customer's latest events rule by rule."""
+EXPLAIN_NOT_FIRED = 10
+"""Per event, at most this many rules that listened but did not fire are named."""
+EXPLAIN_NAMES = 8
+"""At most this many names of rules that do not listen to an event."""
+EXPLAIN_LINES = 80
+"""A failure message never runs longer than this (the oldest lines go first)."""
 
 
 class _Quoted:
@@ -67,8 +87,13 @@ def _alternatives(texts: str) -> list[str]:
 class World:
     """What one scenario builds up: extra rule and template files, customers, the harness."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(
+        self, tmp: Path, rules_dir: Path | None = None, policy: Path | None = None
+    ) -> None:
         self.tmp = tmp
+        self.rules_dir = rules_dir or ROOT / "rules"
+        """The rule set the scenario starts from (its own files join a copy of it)."""
+        self.policy = policy or ROOT / "ethics" / "policy.yaml"
         self.extra_rules: dict[str, str] = {}
         self.extra_templates: dict[str, str] = {}
         self._harness: Harness | None = None
@@ -93,17 +118,19 @@ class World:
         """The engine over this scenario's rule set, or None when the loader refused it."""
         if self._harness is not None or self.refused is not None:
             return self._harness
-        rules_dir = ROOT / "rules"
+        rules_dir = self.rules_dir
         if self.extra_rules or self.extra_templates:
             self._builds += 1
             rules_dir = self.tmp / f"rules-{self._builds}"
-            shutil.copytree(ROOT / "rules", rules_dir, ignore=shutil.ignore_patterns("features"))
+            shutil.copytree(
+                self.rules_dir, rules_dir, ignore=shutil.ignore_patterns("features", "__pycache__")
+            )
             for name, text in self.extra_rules.items():
                 (rules_dir / name).write_text(text, encoding="utf-8")
             for name, text in self.extra_templates.items():
                 (rules_dir / "templates" / name).write_text(text, encoding="utf-8")
         try:
-            harness = Harness(rules_dir=rules_dir)
+            harness = Harness(rules_dir=rules_dir, policy=self.policy)
         except RuleFileError as exc:
             self.refused = [str(p).replace(str(rules_dir) + "/", "") for p in exc.problems]
             return None
@@ -157,26 +184,164 @@ class World:
         tz = ZoneInfo(self.tz.get(customer, DEFAULT_TZ))
         return datetime.combine(date.fromisoformat(day), time.fromisoformat(clock), tz)
 
+    def local(self, customer: str, t: datetime) -> str:
+        """A moment as the scenario writes it: ``2026-05-20 10:00`` in the customer's time zone."""
+        return f"{t.astimezone(ZoneInfo(self.tz.get(customer, DEFAULT_TZ))):%Y-%m-%d %H:%M}"
+
     def explain(self, customer: str) -> str:
-        """Every decision for the customer: rule, variant, channel, offer, verdict, reasons, shortfalls."""
-        lines = [f"what happened for {customer}:"]
-        for d in self.h.decisions_for(customer):
-            offer = d["action"]["offer"]["id"] if d["action"]["offer"] else "no offer"
+        """What happened for the customer, event by event, and why.
+
+        Per event a rule listens to (the latest :data:`EXPLAIN_EVENTS` of them): every
+        decision (rule, variant, channel, offer, verdict, reasons, shortfalls, value
+        flags); the rules that listened but did not fire, each with the first
+        condition that failed and its actual value; the rules that do not listen to
+        the event type, in one line. Events no rule listens to (profile, consent) are
+        counted in one line::
+
+            what happened for C2 (latest event usage.data at 2026-05-20 10:00):
+              usage.data at 2026-05-20 10:00:
+                no rule fired
+                did not fire:
+                - data-bundle-nearly-used: usage.pct_used >= 0.9 failed (usage.pct_used = 0.62)
+                switched off (enabled: false): data-bundle-table
+                not listening to usage.data: outage-started, outage-resolved, ...
+              no rule listens to: customer.profile_updated ×2
+        """
+        h = self.h
+        ruleset: RuleSet = h.engine.ruleset
+        by_event: dict[str, list[dict[str, Any]]] = {}
+        for d in h.decisions_for(customer):
+            by_event.setdefault(d["event_id"], []).append(d)
+        trail = [(ev, ctx) for ev, ctx in h.trail if ev.customer_id == customer]
+        listened = [
+            (ev, ctx)
+            for ev, ctx in trail
+            if ev.id in by_event or any(ev.type in cr.rule.on for cr in ruleset.rules)
+        ]
+        if trail:
+            ev = trail[-1][0]
+            lines = [
+                f"what happened for {customer} "
+                f"(latest event {ev.type} at {self.local(customer, ev.time)}):"
+            ]
+        else:
+            lines = [f"what happened for {customer}: no event for {customer} reached the engine"]
+        shown = listened[-EXPLAIN_EVENTS:]
+        older = listened[: len(listened) - len(shown)]
+        earlier = [d for ev, _ in older for d in by_event.pop(ev.id, [])]
+        if earlier:
+            lines.append("  earlier events (decisions only):")
+            lines += [x for d in earlier for x in _decision_lines(d, "    ")]
+        latest_of_type = {ev.type: i for i, (ev, _) in enumerate(shown)}
+        for i, (ev, ctx) in enumerate(shown):
+            lines.append(f"  {ev.type} at {self.local(customer, ev.time)}:")
+            decided = by_event.pop(ev.id, [])
+            lines += [x for d in decided for x in _decision_lines(d, "    ")]
+            why_not, off, deaf = _why_not(ruleset, ctx, ev, {d["rule_id"] for d in decided})
+            if not decided:
+                lines.append("    no rule fired")
+            if why_not:
+                lines.append("    did not fire:")
+                lines += [f"    - {line}" for line in why_not[:EXPLAIN_NOT_FIRED]]
+                if len(why_not) > EXPLAIN_NOT_FIRED:
+                    lines.append(f"    - … and {len(why_not) - EXPLAIN_NOT_FIRED} more")
+            if latest_of_type[ev.type] == i:  # the same for every event of the type: once
+                if off:
+                    lines.append(f"    switched off (enabled: false): {_names(off)}")
+                if deaf:
+                    lines.append(f"    not listening to {ev.type}: {_names(deaf)}")
+        rest = [d for ds in by_event.values() for d in ds]
+        if rest:  # decisions of events the harness did not see (should not happen)
+            lines.append("  other decisions:")
+            lines += [x for d in rest for x in _decision_lines(d, "    ")]
+        heard = {ev.id for ev, _ in listened}
+        ignored = Counter(ev.type for ev, _ in trail if ev.id not in heard)
+        if ignored:
             lines.append(
-                f"  - {d['rule_id']} [{d['variant']}] {d['channel']}/{d['language']} {offer}: "
-                f"{d['verdict'].upper()} — " + "; ".join(d["reasons"])
+                "  no rule listens to: "
+                + ", ".join(f"{t} ×{n}" if n > 1 else t for t, n in ignored.items())
             )
-            for name, score in (d["scores"] or {}).items():
-                if score["score"] < 1:
-                    lines.append(
-                        f"      {name} {score['score']:.2f}: " + "; ".join(score["reasons"])
-                    )
-            flags = (d["value"] or {}).get("flags") or []
-            if flags:
-                lines.append("      value flags: " + ", ".join(flags))
-        if len(lines) == 1:
-            lines.append("  no rule fired (no decision records)")
+        if len(lines) > EXPLAIN_LINES:
+            cut = len(lines) - EXPLAIN_LINES + 1
+            lines = [lines[0], f"  … {cut} earlier line(s) left out", *lines[cut + 1 :]]
         return "\n".join(lines)
+
+
+def _names(ids: list[str]) -> str:
+    more = f" and {len(ids) - EXPLAIN_NAMES} more" if len(ids) > EXPLAIN_NAMES else ""
+    return ", ".join(ids[:EXPLAIN_NAMES]) + more
+
+
+def _decision_lines(d: dict[str, Any], indent: str) -> list[str]:
+    """One decision: rule, variant, channel, offer, verdict and reasons; shortfalls; flags."""
+    offer = d["action"]["offer"]["id"] if d["action"]["offer"] else "no offer"
+    lines = [
+        f"{indent}- {d['rule_id']} [{d['variant']}] {d['channel']}/{d['language']} {offer}: "
+        f"{d['verdict'].upper()} — " + "; ".join(d["reasons"])
+    ]
+    for name, score in (d["scores"] or {}).items():
+        if score["score"] < 1:
+            lines.append(f"{indent}    {name} {score['score']:.2f}: " + "; ".join(score["reasons"]))
+    flags = (d["value"] or {}).get("flags") or []
+    if flags:
+        lines.append(f"{indent}    value flags: " + ", ".join(flags))
+    return lines
+
+
+def _why_not(
+    ruleset: RuleSet, before: CustomerContext, event: Event, decided: set[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """Why the rules without a decision did not fire on the event.
+
+    Returns a line per enabled rule that listens to the event type and did not fire
+    (the first condition that failed, with its actual value), the ids of the rules
+    that would listen but are switched off, and the ids of those that do not listen.
+    """
+    results = {r.rule_id: r for r in why(ruleset, before, event)}
+    why_not: list[str] = []
+    off: list[str] = []
+    deaf: list[str] = []
+    for cr in ruleset.rules:
+        if cr.id in decided:
+            continue
+        if event.type not in cr.rule.on:
+            deaf.append(cr.id)
+        elif not cr.rule.enabled:
+            off.append(cr.id)
+        elif not results[cr.id].fired:
+            why_not.append(f"{cr.id}: {_failed(cr, results[cr.id])}")
+    return why_not, off, deaf
+
+
+def _failed(cr: CompiledRule, result: RuleResult) -> str:
+    """The first condition that failed, with the fact's actual value (or the table's inputs)."""
+    for cond, held in zip(cr.conditions, result.conditions, strict=True):
+        if not held.held:
+            return f"{held.text} failed ({_value(cond.fact, held.actual)})"
+    if cr.table is not None and result.rows:
+        inputs: dict[str, Any] = {}
+        for row, got in zip(cr.table.rows, result.rows, strict=True):
+            for cond, held in zip(row.conditions, got.conditions, strict=True):
+                inputs.setdefault(cond.fact, held.actual)
+        return "no row of its table matches " + ", ".join(
+            _value(fact, actual) for fact, actual in inputs.items()
+        )
+    return "its conditions held, yet it did not fire"
+
+
+def _value(fact: str, actual: Any) -> str:
+    """``usage.pct_used = 0.8984``, ``customer.plan = "data-5gb"``, or ``… has no value``."""
+    if actual is None:
+        return f"{fact} has no value"
+    if isinstance(actual, bool):
+        shown = "true" if actual else "false"
+    elif isinstance(actual, float):
+        shown = f"{actual:.4g}"
+    elif isinstance(actual, str):
+        shown = f'"{actual}"'
+    else:
+        shown = str(actual)
+    return f"{fact} = {shown}"
 
 
 def explanation(decision: dict[str, Any]) -> str:
@@ -199,9 +364,24 @@ def explanation(decision: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
+def scenario_rules_dir() -> Path:
+    """The rule directory scenarios run against: the repository's ``rules/``.
+
+    ``proactive test`` overrides this fixture with the directory on its command line.
+    """
+    return ROOT / "rules"
+
+
+@pytest.fixture
+def scenario_policy() -> Path:
+    """The ethics policy scenarios run against: the repository's ``ethics/policy.yaml``."""
+    return ROOT / "ethics" / "policy.yaml"
+
+
+@pytest.fixture
+def world(tmp_path: Path, scenario_rules_dir: Path, scenario_policy: Path) -> World:
     """The scenario's world (fresh per scenario)."""
-    return World(tmp_path)
+    return World(tmp_path, scenario_rules_dir, scenario_policy)
 
 
 # -- Given: the rule set ------------------------------------------------------------
