@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint typecheck unit features integration bench bench-kafka kafka-up kafka-down topics clean eval-manipulation
+.PHONY: help install demo test lint typecheck unit features integration bench bench-kafka bench-rules kafka-up kafka-down topics clean eval-manipulation
 KAFKA_PORT ?= 9092
 
 help: ## List the targets
@@ -61,6 +61,9 @@ bench: $(STAMP) ## Throughput, latency and memory of the embedded pipeline (200k
 
 bench-kafka: $(STAMP) ## The Kafka service against a transactional passthrough, on a real broker
 	$(BIN)/python benchmarks/service.py --events 40000 --customers 4000 --batch 2000
+
+bench-rules: $(STAMP) ## Lint time, throughput and memory with 10, 100 and 1,000 generated rules
+	$(BIN)/python benchmarks/rules_scale.py
 
 clean: ## Remove the virtual environment and outputs
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
