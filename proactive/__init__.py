@@ -11,6 +11,7 @@ from proactive.errors import (
     PolicyError,
     ProactiveError,
     RenderError,
+    RevisionError,
     RuleFileError,
     StoreError,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "PolicyError",
     "ProactiveError",
     "RenderError",
+    "RevisionError",
     "RuleFileError",
     "StoreError",
     "__version__",

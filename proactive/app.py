@@ -2,7 +2,8 @@
 
 ``open_engine`` loads the rule set and the policy (refusing broken files with every
 problem listed), opens the store and the sinks of an output directory, and returns
-a ready :class:`~proactive.pipeline.Engine`.
+a ready :class:`~proactive.pipeline.Engine` — with ``watch``, one that reloads the
+rules and the policy while it runs (:mod:`proactive.reload`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from proactive.ethics.check import EthicsCheck
 from proactive.ethics.policy import load_policy
 from proactive.metrics import Metrics
 from proactive.pipeline import Engine, Outputs, RawEvent
+from proactive.reload import Reloader
 from proactive.rules import load_ruleset
 from proactive.sinks import JsonlSink
 from proactive.store import ContextStore, sqlite_url
@@ -24,10 +26,23 @@ from proactive.store import ContextStore, sqlite_url
 OUTPUT_FILES = ("notifications.jsonl", "decisions.jsonl", "dead-letter.jsonl", "state.sqlite")
 
 
-def open_engine(settings: Settings, out_dir: Path) -> Engine:
-    """An engine writing to ``out_dir`` (notifications, decisions, dead letters, state)."""
-    ruleset = load_ruleset(settings.rules_dir)
-    check = EthicsCheck(load_policy(settings.policy))
+def open_engine(settings: Settings, out_dir: Path, *, watch: bool = False) -> Engine:
+    """An engine writing to ``out_dir`` (notifications, decisions, dead letters, state).
+
+    ``watch``: look at the rule directory and the policy every
+    ``settings.reload_interval`` seconds and swap in a new valid revision between
+    batches (an invalid one is logged, counted and refused).
+    """
+    metrics = Metrics()
+    reloader: Reloader | None = None
+    if watch:
+        reloader = Reloader(
+            settings.rules_dir, settings.policy, interval=settings.reload_interval, metrics=metrics
+        )
+        ruleset, check = reloader.load()
+    else:
+        ruleset = load_ruleset(settings.rules_dir)
+        check = EthicsCheck(load_policy(settings.policy))
     out_dir.mkdir(parents=True, exist_ok=True)
     store = ContextStore(settings.store_url or sqlite_url(out_dir / "state.sqlite"))
     outputs = Outputs(
@@ -35,7 +50,6 @@ def open_engine(settings: Settings, out_dir: Path) -> Engine:
         notifications=JsonlSink(out_dir / "notifications.jsonl"),
         dead_letters=JsonlSink(out_dir / "dead-letter.jsonl"),
     )
-    metrics = Metrics()
     if settings.metrics_port:
         metrics.serve(settings.metrics_port, settings.metrics_addr)
     return Engine(
@@ -46,6 +60,7 @@ def open_engine(settings: Settings, out_dir: Path) -> Engine:
         batch_size=settings.batch_size,
         cache_size=settings.cache_size,
         metrics=metrics,
+        reloader=reloader,
     )
 
 

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     )
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_addr: str = "127.0.0.1"
+    watch: bool | None = None
+    """Hot reload of rules and policy; None: on for Kafka and stdin, off for a file."""
+    reload_interval: float = Field(default=2.0, gt=0, le=3600)
+    """Seconds between two looks at the rule and policy files (hot reload)."""
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -8,6 +8,7 @@ The tree, drawn once::
     ├── RuleFileError          a rule, offer or template file is broken (file, line, key)
     ├── PolicyError            the ethics policy is broken (file, line, key)
     ├── RenderError            a template failed to render for one candidate
+    ├── RevisionError          a rule-set revision cannot be found or read (names it)
     └── StoreError             the context store refused an operation
 
 Every error carries the context a reader needs to act on it.
@@ -77,6 +78,10 @@ class PolicyError(DataFileError):
 
 class RenderError(ProactiveError):
     """A template could not be rendered (undefined variable, sandbox violation)."""
+
+
+class RevisionError(ProactiveError):
+    """A rule-set revision (a directory, a git revision, a revision id) cannot be read."""
 
 
 class StoreError(ProactiveError):

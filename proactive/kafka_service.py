@@ -20,6 +20,11 @@ uninterrupted run would be, and every output was produced exactly once. If the K
 transaction fails, it is aborted, the engine forgets the prepared batch (its
 contexts are re-read from the store) and the partitions are re-sought.
 
+Hot reload (``--watch``): at the top of each loop turn, when no batch is in flight,
+the engine swaps in a new valid rule or policy revision (:meth:`Engine.reload`). A
+batch is decided by one revision from start to end; offsets and processed events do
+not depend on the revision, so a swap neither loses nor repeats an event.
+
 Events arrive in structured mode (a CloudEvents JSON value) or binary mode (the
 ``data`` as value, attributes in ``ce_*`` headers); both are accepted.
 """
@@ -286,6 +291,9 @@ class KafkaService:
                     self._connect()
                     connected = True
                 assert self.consumer is not None
+                # the safe point for a new rule or policy revision: the last batch is
+                # committed (or rolled back) and the next one not yet polled
+                self.engine.reload()
                 polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
                 if self._recover:
                     # records fetched before alignment are dropped; they are fetched again

@@ -72,6 +72,20 @@ class Metrics:
         self.revisions = Info(
             "proactive_revisions", "Rule set and policy revisions in use", registry=r
         )
+        self.reloads = Counter(
+            "proactive_rules_reload",
+            "Hot reloads of the rule set or the policy by target (rules, policy) and result "
+            "(applied, refused)",
+            ["target", "result"],
+            registry=r,
+        )
+        self.reload_refused = Gauge(
+            "proactive_rules_reload_refused",
+            "1 while the files on disk are a revision that was refused (the previous "
+            "revision stays in force), else 0",
+            ["target"],
+            registry=r,
+        )
         # children looked up once: ``labels()`` costs a lock and a dict lookup per call
         self.accepted = self.events.labels("accepted")
         self.duplicate = self.events.labels("duplicate")
@@ -79,6 +93,11 @@ class Metrics:
         self.score_of = {d: self.scores.labels(d) for d in DIMENSIONS}
         self.commits = self.transactions.labels("commit")
         self.aborts = self.transactions.labels("abort")
+        # every series from the start: a rate() over a counter that appears late misses its first step
+        for target in ("rules", "policy"):
+            self.reload_refused.labels(target)
+            for result in ("applied", "refused"):
+                self.reloads.labels(target, result)
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> None:
         """Expose ``/metrics`` on ``addr:port`` in a background thread."""

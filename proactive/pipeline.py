@@ -11,6 +11,10 @@ the engine expires queue items past their expiry and folds messages reviewers ap
 into the contexts it holds. Nothing reaches the notification sink without a decision
 record whose verdict allowed it (or, for a reviewed one, an approval on the review
 chain).
+
+With a :class:`~proactive.reload.Reloader`, the engine looks for a new rule or policy
+revision between two batches (:meth:`Engine.reload`) and swaps it in there: every
+batch is decided by one revision, recorded in each of its decisions.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from proactive.facts import ALL_GROUPS, build_facts
 from proactive.logs import mask
 from proactive.metrics import Metrics
 from proactive.notifications import build_notification, build_secure_notice
+from proactive.reload import Reloader, retire
 from proactive.review import REVIEW_CHAIN, contact_of, expire_stale, queue_row
 from proactive.rules import CompiledRule, RuleSet
 from proactive.sinks import Sink
@@ -149,12 +154,15 @@ class Prepared:
 
 
 class Engine:
-    """Runs events through one rule revision and one policy revision.
+    """Runs events through one rule revision and one policy revision at a time.
 
     Example::
 
         engine = Engine(load_ruleset(Path("rules")), EthicsCheck(load_policy(...)), store, outputs)
         summary = engine.run(lines_of("events.jsonl"))
+
+    With ``reloader``, :meth:`run` (and the Kafka service, through :meth:`reload`)
+    swaps in a new valid revision of the rules or the policy between two batches.
     """
 
     def __init__(
@@ -168,6 +176,7 @@ class Engine:
         cache_size: int = 20_000,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        reloader: Reloader | None = None,
     ) -> None:
         self.ruleset = ruleset
         self.check = check
@@ -190,6 +199,8 @@ class Engine:
         self.owned_chains: set[str] | None = None
         """Chains whose deferred messages this engine releases (None: all; the Kafka
         service sets the chains of its assigned partitions)."""
+        self.reloader = reloader
+        """Where new revisions come from (None: the revision given here stays)."""
 
     # -- driving -----------------------------------------------------------------------
 
@@ -199,6 +210,7 @@ class Engine:
         """Process every event, in batches; release deferred messages that fall due."""
         it: Iterator[RawEvent] = iter(raws)
         while True:
+            self.reload()
             chunk = list(islice(it, self.batch_size))
             if not chunk:
                 break
@@ -206,6 +218,39 @@ class Engine:
             if progress is not None:
                 progress(len(chunk))
         return self.summary
+
+    def reload(self) -> bool:
+        """The safe point: swap in a new revision if the reloader has one ready.
+
+        Call it only where no batch is in flight — after a batch is committed (or rolled
+        back) and before the next one is prepared. Idempotence is untouched: which
+        events were processed lives in the store, which offsets were consumed in Kafka,
+        and neither depends on the revision. True if a revision was swapped in.
+        """
+        if self.reloader is None:
+            return False
+        change = self.reloader.maybe_reload()
+        if change is None:
+            return False
+        old = self.ruleset
+        self.swap(change.ruleset, change.check)
+        if change.ruleset is not None:
+            retire(old)  # nothing refers to it any more: free its durable_rules ruleset
+        return True
+
+    def swap(self, ruleset: RuleSet | None = None, check: EthicsCheck | None = None) -> None:
+        """Put a new rule set and/or ethics check in force, for every batch from the next one.
+
+        Between batches only (see :meth:`reload`). Deferred messages and review
+        approvals released later are checked again with what is in force then; a
+        deferred message whose rule no longer exists is dropped, and says so.
+        """
+        if ruleset is not None:
+            self.ruleset = ruleset
+            self._rules = {cr.id: cr for cr in ruleset.rules}
+        if check is not None:
+            self.check = check
+        self.metrics.revisions.info({"rules": self.ruleset.revision, "policy": self.check.revision})
 
     def process_batch(self, raws: list[RawEvent]) -> None:
         """Process one batch and commit it (store first, then the sinks)."""

@@ -79,10 +79,12 @@ def _summary_table(summary: Summary, console: Console) -> None:
     )
 
 
-def _process(settings: Any, out: Path, lines: Any, total: int | None, as_json: bool) -> Summary:
+def _process(
+    settings: Any, out: Path, lines: Any, total: int | None, as_json: bool, watch: bool = False
+) -> Summary:
     console = Console(stderr=True)
     try:
-        engine = open_engine(settings, out)
+        engine = open_engine(settings, out, watch=watch)
     except DataFileError as exc:
         fail(f"refused: the rule set or policy has {len(exc.problems)} problem(s):\n{exc}")
         raise
@@ -205,6 +207,20 @@ def main(
     envvar="PROACTIVE_METRICS_PORT",
     help="Serve Prometheus /metrics on this port",
 )
+@click.option(
+    "--watch/--no-watch",
+    default=None,
+    help="Hot reload: swap in a new valid revision of the rules or the policy between "
+    "batches; a broken one is logged and refused [env PROACTIVE_WATCH; default: on for "
+    "Kafka and stdin, off for a file]",
+)
+@click.option(
+    "--reload-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds between two looks at the rule and policy files "
+    "[env PROACTIVE_RELOAD_INTERVAL; default 2]",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON")
 @click.pass_obj
 def run(
@@ -221,13 +237,29 @@ def run(
     decisions_topic: str,
     dead_letter_topic: str,
     metrics_port: int | None,
+    watch: bool | None,
+    reload_interval: float | None,
     as_json: bool,
 ) -> None:
-    """Process events: from a file or stdin (embedded), or from Kafka (--bootstrap-servers)."""
+    """Process events: from a file or stdin (embedded), or from Kafka (--bootstrap-servers).
+
+    A long run (Kafka, stdin) watches rules/ and the policy by default and swaps in a
+    new valid revision between batches; see docs/rules-operations.md.
+    """
     if store_url:
         settings = settings.model_copy(update={"store_url": store_url})
     if metrics_port:
         settings = settings.model_copy(update={"metrics_port": metrics_port})
+    if watch is not None:
+        settings = settings.model_copy(update={"watch": watch})
+    if reload_interval is not None:
+        settings = settings.model_copy(update={"reload_interval": reload_interval})
+    source = source or "-"
+    # a stream that does not end by itself gets new rules without a restart; a file
+    # run is one revision from start to end unless asked otherwise
+    watching = (
+        settings.watch if settings.watch is not None else bool(bootstrap_servers) or source == "-"
+    )
     if bootstrap_servers:
         from proactive.kafka_service import Topics  # kafka-python only when running on Kafka
 
@@ -241,15 +273,15 @@ def run(
             topic_names,
             out,
             as_json,
+            watching,
         )
         return
     if out is None:
         fail("--out DIR is required (or --bootstrap-servers to run on Kafka)")
         return
-    source = source or "-"
     if source != "-" and not Path(source).exists():
         fail(f"no such event file: {source}")
-    summary = _process(settings, out, read_lines(source), None, as_json)
+    summary = _process(settings, out, read_lines(source), None, as_json, watching)
     _report(summary, out, as_json)
 
 
@@ -262,11 +294,12 @@ def _run_kafka(
     topic_names: Any,
     out: Path | None,
     as_json: bool,
+    watch: bool,
 ) -> None:
     from proactive.kafka_service import KafkaService, KafkaSettings
 
     try:
-        engine = open_engine(settings, out or Path("out/kafka"))
+        engine = open_engine(settings, out or Path("out/kafka"), watch=watch)
     except DataFileError as exc:
         fail(f"refused: the rule set or policy has {len(exc.problems)} problem(s):\n{exc}")
         return
