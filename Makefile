@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint typecheck unit features integration bench bench-kafka bench-rules kafka-up kafka-down topics clean eval-manipulation
+.PHONY: help install chromium demo web test lint typecheck unit features integration browser screenshots bench bench-kafka bench-rules kafka-up kafka-down topics clean eval-manipulation
 KAFKA_PORT ?= 9092
 
 help: ## List the targets
@@ -18,17 +18,32 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the package with its dev tools
+install: $(STAMP) chromium ## Create .venv and install the package with its dev tools (and Chromium)
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads one).
+# Installed when missing and we are root (CI is); otherwise a note, and the browser tests
+# skip locally (in CI, CI=true, a missing browser fails them).
+chromium: ## Install Debian's chromium for the browser tests, if missing (needs root)
+	@[ -n "$$PROACTIVE_CHROMIUM" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium (Debian) for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "note: no chromium; browser tests will be skipped here. Install it: sudo apt-get install chromium"; \
+	  fi; }
 
 demo: $(STAMP) ## Generate a realistic event stream and run it (no Kafka): summary + out/demo/
 	$(BIN)/proactive demo --customers 500 --events 20000 --seed 7 --out out/demo
 
-test: $(STAMP) lint typecheck ## Lint, type-check and run every test: unit, Gherkin, Kafka + PostgreSQL integration
+web: $(STAMP) ## Serve the compliance UI over out/demo on 127.0.0.1:8000 (see docs/web.md)
+	$(BIN)/proactive web --out out/demo
+
+test: $(STAMP) chromium lint typecheck ## Lint, type-check and run every test: unit, Gherkin, browser, Kafka + PostgreSQL integration
 	$(BIN)/pytest -q
 
 lint: $(STAMP) ## ruff lint and format check
-	$(BIN)/ruff check proactive tests benchmarks
-	$(BIN)/ruff format --check proactive tests benchmarks
+	$(BIN)/ruff check proactive tests benchmarks scripts
+	$(BIN)/ruff format --check proactive tests benchmarks scripts
 
 typecheck: $(STAMP) ## mypy --strict on the package
 	$(BIN)/mypy
@@ -38,6 +53,12 @@ features: $(STAMP) ## Only the Gherkin scenarios of rules/ and ethics/
 
 unit: $(STAMP) ## Everything but the integration tests (no Kafka, no PostgreSQL)
 	$(BIN)/pytest -q --ignore=tests/integration
+
+browser: $(STAMP) chromium ## Only the browser tests of the compliance UI (headless Chromium)
+	$(BIN)/pytest -q tests/browser
+
+screenshots: $(STAMP) chromium ## Screenshots of the compliance UI into docs/screenshots/ (real UI, Chromium)
+	$(BIN)/python scripts/screenshots.py --out docs/screenshots
 
 integration: $(STAMP) ## Only the tests against a real Kafka broker and PostgreSQL
 	$(BIN)/pytest -q tests/integration

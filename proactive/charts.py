@@ -22,11 +22,19 @@ Example::
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pygal  # type: ignore[import-untyped]
 from pygal.style import Style  # type: ignore[import-untyped]
+
+# pygal appends a legacy import hook to sys.meta_path (for its map plugins, which we do
+# not use) that has find_module but no find_spec: from then on every import that fails
+# anywhere in the process — an optional dependency probed in a try block, such as
+# pydantic.v1 probing for cython when FastAPI builds its routes — raises an
+# ImportWarning, an error under this repo's pytest settings. Take the hook out again.
+sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, pygal.PluginImportFixer)]
 
 VERDICT_COLOURS: Mapping[str, str] = {
     "send": "#2e7d32",
@@ -321,4 +329,81 @@ def grouped_bars_svg(
     )
     for name in names:
         chart.add(name, list(series[name]))
+    return _render(chart)
+
+
+def score_bars_svg(
+    scores: Mapping[str, float | None],
+    *,
+    title: str,
+    width: int = 520,
+    height: int | None = None,
+) -> str:
+    """One horizontal bar per score on a 0..1 axis (e.g. the eight dimensions of a decision).
+
+    Each bar takes the colour of its score band (red for low, green for high, as in
+    :func:`distribution_bars_svg`); a None score draws no bar. Each label carries its
+    value ("place 0.65"), so the chart reads without colour too.
+    """
+    # a horizontal chart draws its first label at the bottom: reverse to read top-down
+    names = list(reversed(list(scores)))
+    labels = [f"{n} {'–' if scores[n] is None else format(scores[n], '.2f')}" for n in names]
+    chart = _chart(
+        pygal.HorizontalBar,
+        title,
+        [SCORE_COLOUR],
+        width=width,
+        height=height or 50 + 28 * len(names),
+        x_labels=labels,
+        range=(0, 1),
+        value_formatter=lambda v: f"{v:.2f}",
+        spacing=2,
+    )
+    values: list[dict[str, Any] | None] = []
+    for name in names:
+        v = scores[name]
+        if v is None:
+            values.append(None)
+            continue
+        band = SCORE_BAND_COLOURS[min(len(SCORE_BAND_COLOURS) - 1, max(0, int(v * 10)))]
+        values.append({"value": float(v), "color": band})
+    chart.add("score", values)
+    return _render(chart)
+
+
+def verdicts_over_time_svg(
+    periods: Sequence[str],
+    counts: Mapping[str, Sequence[int]],
+    *,
+    title: str,
+    colours: Mapping[str, str] = VERDICT_COLOURS,
+    width: int = 620,
+    height: int = 240,
+) -> str:
+    """Stacked bars of verdict counts per period (a day or a week), oldest on the left.
+
+    ``counts[verdict][i]`` belongs to ``periods[i]``. With many periods only every n-th
+    label is written, so they do not overlap.
+    """
+    names = list(counts)
+    every = max(1, len(periods) // 12)
+    chart = _chart(
+        pygal.StackedBar,
+        title,
+        _colours(names, colours),
+        width=width,
+        height=height,
+        show_legend=True,
+        legend_at_bottom=True,
+        legend_at_bottom_columns=max(1, len(names)),
+        x_labels=list(periods),
+        x_labels_major_every=every,
+        show_minor_x_labels=every == 1,
+        x_label_rotation=-30 if len(periods) > 6 else 0,
+        min_scale=2,
+        max_scale=6,
+    )
+    for name in names:
+        # None draws nothing, where 0 would still add an empty bar to the SVG
+        chart.add(name, [n or None for n in counts[name]])
     return _render(chart)

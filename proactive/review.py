@@ -83,13 +83,15 @@ Action = Literal["approved", "rejected", "expired", "refused"]
 REVIEW_CHAIN = "review"
 """The decision chain that holds every review record (one writer at a time, by lock)."""
 
-STATUSES = ("pending", "approved", "rejected", "expired")
-"""An item's status; a refused approval leaves it ``pending`` (see the module docstring)."""
+STATUSES = ("pending", "approved", "rejected", "expired", "erased")
+"""An item's status; a refused approval leaves it ``pending`` (see the module docstring);
+``erased``: the customer was forgotten while it waited (``proactive.gdpr``), never sent."""
 
 SYSTEM_REVIEWER = "system"
 """Who expires items nobody decided in time."""
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+"""2: personal fields committed, as decision records (see :mod:`proactive.decisions`)."""
 MAX_REASONS = 6
 MAX_REASON_CHARS = 240
 _NS = uuid.UUID("ddf563ca-d46d-452e-8467-8a1439f960cd")

@@ -47,7 +47,7 @@ def test_services_kafka_topics_engine_prometheus_and_state_volumes() -> None:
 
 def test_every_command_and_option_exists() -> None:
     services = _compose()["services"]
-    for name in ("topics", "engine-1", "engine-2"):
+    for name in ("topics", "engine-1", "engine-2", "web"):
         argv = shlex.split(services[name]["command"])
         cmd = _command(argv)
         known = {opt for p in cmd.params for opt in getattr(p, "opts", [])}

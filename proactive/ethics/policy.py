@@ -219,6 +219,25 @@ class Masking(_Strict):
     log_fields: list[str] = Field(default_factory=list)
 
 
+class Retention(_Strict):
+    """How long personal data is kept, in days; ``proactive purge`` removes what is older.
+
+    A period left out (None) is not purged by retention. See ``docs/privacy.md``.
+    """
+
+    events_days: int | None = Field(default=None, ge=1)
+    """Event payloads kept to act later (deferred, review), and which customer a processed
+    event id belonged to; measured from the event time."""
+    message_text_days: int | None = Field(default=None, ge=1)
+    """The rendered message text in decision records (the record stays, the text goes);
+    measured from the decision time."""
+    dead_letters_days: int | None = Field(default=None, ge=1)
+    """Rejected events, kept to diagnose the source; measured from their arrival."""
+    inactive_customer_days: int | None = Field(default=None, ge=1)
+    """The context (profile, consents, usage, contact history) of a customer the engine
+    has not seen for this long."""
+
+
 class Fairness(_Strict):
     """How reports compare outcomes between customer segments."""
 
@@ -370,6 +389,8 @@ class Policy(_Strict):
     fairness: Fairness = Field(default_factory=Fairness)
     review: ReviewPolicy = Field(default_factory=ReviewPolicy)
     governance: Governance = Field(default_factory=Governance)
+    retention: Retention | None = None
+    """Retention periods of personal data (None: nothing is purged by age)."""
 
     @model_validator(mode="after")
     def _all_limits(self) -> Policy:

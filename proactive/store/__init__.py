@@ -11,6 +11,9 @@ skipped, so it cannot change the store twice.
 Review actions (``proactive.review``: approvals, rejections, expiry) are the other
 writer: each is one transaction of its own, taken in turns under a lock
 (:meth:`ContextStore.review_write`), and extends only the ``review`` chain.
+Erasures and retention purges (``proactive.gdpr``, through
+:mod:`proactive.store.privacy`) take the same lock, redact records in place and
+extend only the ``erasure`` chain.
 
 The schema is created and upgraded by Alembic migrations at open time.
 """
@@ -281,6 +284,13 @@ class ContextStore:
                 item = w.item(decision_id)
                 ...
         """
+        with self._locked("could not record the review action") as conn:
+            yield ReviewWrite(self, conn)
+
+    @contextmanager
+    def _locked(self, what: str) -> Iterator[Connection]:
+        """A transaction holding the review lock (review actions, erasures: see
+        :mod:`proactive.store.privacy`); a database error becomes ``StoreError(what)``."""
         try:
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":
@@ -293,9 +303,9 @@ class ContextStore:
                         .where(schema.chain_head.c.chain == "")
                         .values(seq=schema.chain_head.c.seq)
                     )
-                yield ReviewWrite(self, conn)
+                yield conn
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not record the review action: {exc}") from exc
+            raise StoreError(f"{what}: {exc}") from exc
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (for summaries and tests)."""

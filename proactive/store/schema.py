@@ -7,6 +7,7 @@ it lives in ``migrations/versions`` (Alembic). A test checks the two agree.
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -25,7 +26,8 @@ customers = Table(
     Column("customer_id", String(64), primary_key=True),
     # one JSON document per customer: the aggregate changes atomically (see context.py)
     Column("doc", Text, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # 0004: indexed, the retention of inactive customers' contexts is measured from it
+    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
 )
 
 processed_events = Table(
@@ -33,7 +35,8 @@ processed_events = Table(
     metadata,
     Column("event_id", String(128), primary_key=True),
     Column("customer_id", String(64), nullable=False, index=True),
-    Column("event_time", DateTime(timezone=True), nullable=False),
+    # 0004: indexed for the retention of events
+    Column("event_time", DateTime(timezone=True), nullable=False, index=True),
 )
 
 decisions = Table(
@@ -53,6 +56,11 @@ decisions = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Column("record", Text, nullable=False),
+    # 0004: personal fields the record no longer holds (bookkeeping of the retention
+    # sweep; the audit trusts the record's redaction marks and the erasure chain)
+    Column("redacted", String(255)),
+    # 0003: the decision explorer lists the newest first and searches by date
+    Index("ix_decisions_created_at", "created_at"),
 )
 
 contacts = Table(
@@ -112,7 +120,8 @@ dead_letters = Table(
     Column("reason", String(32), nullable=False),
     Column("detail", Text, nullable=False),
     Column("raw", Text, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    # 0004: indexed for the retention of dead letters
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
 )
 
 consumer_offsets = Table(
@@ -131,4 +140,43 @@ chain_head = Table(
     Column("chain", String(64), primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# -- 0003: staff accounts of the web UI (proactive.web.accounts) ----------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    # reviewer | compliance | product | auditor (proactive.web.accounts.ROLES)
+    Column("role", String(16), nullable=False),
+    # argon2id, in the PHC string format (algorithm, parameters and salt included)
+    Column("password_hash", Text, nullable=False),
+    # a product user's rules, as a JSON list; NULL: every rule (read-only all the same)
+    Column("rules", Text),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("password_changed_at", DateTime(timezone=True), nullable=False),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    # SHA-256 of the cookie's random token: a copy of this table opens no session
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(64), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("ip", String(64), nullable=False),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # the name as typed (lower-cased), whether or not such an account exists
+    Column("username", String(64), nullable=False, index=True),
+    Column("ip", String(64), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
 )
