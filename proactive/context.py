@@ -23,6 +23,7 @@ from proactive.events import (
     ComplaintOpened,
     ConsentChanged,
     ContractEndingSoon,
+    CustomerReply,
     DataUsage,
     Event,
     InvoiceIssued,
@@ -33,9 +34,11 @@ from proactive.events import (
     OutageStarted,
     PaymentArrangement,
     PaymentFailed,
+    PreferencesChanged,
     ProfileUpdated,
     RoamingStarted,
 )
+from proactive.preferences import reply_intent
 
 MAX_CYCLES = 12
 MAX_INVOICES = 12
@@ -103,6 +106,11 @@ class CustomerContext(msgspec.Struct, omit_defaults=True):
     pending: dict[str, str] = msgspec.field(default_factory=dict)
     """Deferred messages waiting, by rule id → decision id (a cooldown counts them)."""
     last_event_at: datetime | None = None
+    stopped_rules: dict[str, datetime] = msgspec.field(default_factory=dict)
+    """Kinds of message the customer stopped (rule id → when): the limit
+    ``customer_stopped_rule`` blocks them (GDPR art. 21)."""
+    callback_requested_at: datetime | None = None
+    """When the customer last asked for a human to call back (None: not asked)."""
 
     # -- questions the rules and the check ask ---------------------------------------
 
@@ -225,6 +233,28 @@ def apply_event(ctx: CustomerContext, event: Event) -> None:
         ctx.active_outages[data.outage_id] = data.area
     elif isinstance(data, OutageResolved):
         ctx.active_outages.pop(data.outage_id, None)
+    elif isinstance(data, PreferencesChanged):
+        _apply_preferences(ctx, data, at)
+    elif isinstance(data, CustomerReply):
+        _apply_reply(ctx, data, at)
+
+
+def _apply_preferences(ctx: CustomerContext, data: PreferencesChanged, at: datetime) -> None:
+    if data.stop_rule is not None:
+        ctx.stopped_rules[data.stop_rule] = at
+    if data.resume_rule is not None:
+        ctx.stopped_rules.pop(data.resume_rule, None)
+    if data.callback_requested is not None:
+        ctx.callback_requested_at = at if data.callback_requested else None
+
+
+def _apply_reply(ctx: CustomerContext, data: CustomerReply, at: datetime) -> None:
+    intent = reply_intent(data.text)
+    if intent == "stop_commercial":
+        # an objection to direct marketing, as on the preference page (GDPR art. 21(2))
+        ctx.objection_direct_marketing = True
+    elif intent == "callback":
+        ctx.callback_requested_at = at
 
 
 def _apply_usage(ctx: CustomerContext, data: DataUsage, at: datetime) -> None:

@@ -9,7 +9,8 @@ The tree, drawn once::
     ├── PolicyError            the ethics policy is broken (file, line, key)
     ├── RenderError            a template failed to render for one candidate
     ├── RevisionError          a rule-set revision cannot be found or read (names it)
-    └── StoreError             the context store refused an operation
+    ├── StoreError             the context store refused an operation
+    └── LinkError              a preference link is malformed, altered or expired
 
 Every error carries the context a reader needs to act on it.
 """
@@ -86,3 +87,11 @@ class RevisionError(ProactiveError):
 
 class StoreError(ProactiveError):
     """The context store refused an operation."""
+
+
+class LinkError(ProactiveError):
+    """A preference link (or its form nonce) is malformed, altered or expired.
+
+    The preference page answers it with a plain 403; the message says which of the
+    three it was (never whose link it was).
+    """

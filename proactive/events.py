@@ -212,6 +212,36 @@ class OutageResolved(_Payload):
     resolved_at: datetime
 
 
+class PreferencesChanged(_Payload):
+    """``customer.preferences_changed``: a choice the customer made on the preference page.
+
+    ``stop_rule`` is an objection to one kind of message (one rule): no further message
+    of that rule (GDPR art. 21; Telecommunicatiewet art. 11.7). ``resume_rule`` lifts it.
+    ``callback_requested`` asks for a human to call back. Stopping all commercial
+    messages, a channel or a language travel as ``customer.consent_changed`` and
+    ``customer.profile_updated``, which already say so.
+    """
+
+    stop_rule: str | None = Field(default=None, min_length=1, max_length=128)
+    resume_rule: str | None = Field(default=None, min_length=1, max_length=128)
+    callback_requested: bool | None = None
+    via: Literal["preference_page", "sms_reply", "agent"] = "preference_page"
+
+
+class CustomerReply(_Payload):
+    """``customer.reply``: the text of a customer's reply to a message (an SMS answer).
+
+    The engine reads a few keywords (:func:`proactive.preferences.reply_intent`):
+    STOP / NEE stop commercial messages, BEL MIJ / CALL ME ask for a callback. Anything
+    else is kept for nobody: the text is not stored in the context.
+    """
+
+    text: str = Field(max_length=1600)
+    channel: Channel = "sms"
+    rule_id: str | None = None
+    """The rule of the message answered, when the gateway knows it."""
+
+
 PAYLOADS: dict[str, type[_Payload]] = {
     "usage.data": DataUsage,
     "usage.roaming_started": RoamingStarted,
@@ -224,6 +254,8 @@ PAYLOADS: dict[str, type[_Payload]] = {
     "customer.consent_changed": ConsentChanged,
     "customer.life_event": LifeEvent,
     "customer.offer_declined": OfferDeclined,
+    "customer.preferences_changed": PreferencesChanged,
+    "customer.reply": CustomerReply,
     "contract.ending_soon": ContractEndingSoon,
     "contract.notice_given": NoticeGiven,
     "service.outage_started": OutageStarted,

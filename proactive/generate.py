@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -110,6 +111,9 @@ class _World:
 
     def __init__(self, customers: int, events: int, start: datetime, rng: random.Random) -> None:
         self.rng = rng
+        # the customers' own answers draw from their own generators, seeded from this one's
+        # state without consuming it: adding them left every other event as it was
+        self.answers_seed = hashlib.sha256(repr(rng.getstate()).encode()).hexdigest()[:16]
         self.start = start
         self.seq = 0
         self.buckets: dict[int, list[_Row]] = {}
@@ -262,6 +266,16 @@ class _World:
         ):
             if rng.random() < p:
                 self._later(rare(), partial(action, c))
+        # The customer's own answers draw from a generator of their own (seeded by the
+        # stream's seed and the customer), so adding them left every other event as it was.
+        own = random.Random(f"{self.answers_seed}/{c.cid}")
+        for answer, p in (
+            (self._reply, 0.02),  # an SMS answer: STOP / NEE / BEL MIJ, or just words
+            (self._preferences, 0.015),  # a choice on the preference page
+        ):
+            if own.random() < p:
+                day = own.randint(1, max(1, self.horizon))
+                self._later(day, partial(answer, c, own))
 
     def _usage(self, day: int, c: _Customer) -> None:
         bundle = PLANS[c.plan][0]
@@ -391,6 +405,20 @@ class _World:
         eu = self.rng.random() < 0.85
         data = {"country": self.rng.choice(_EU if eu else _WORLD), "zone": "eu" if eu else "world"}
         self._emit(day, self._secs(), c, "usage.roaming_started", data)
+
+    def _reply(self, c: _Customer, own: random.Random, day: int) -> None:
+        text = own.choice(("STOP", "Stop", "NEE", "BEL MIJ", "call me", "Bedankt!", "ok"))
+        secs = own.randint(8 * 3600, 22 * 3600)
+        self._emit(day, secs, c, "customer.reply", {"text": text, "channel": "sms"})
+
+    def _preferences(self, c: _Customer, own: random.Random, day: int) -> None:
+        data: dict[str, Any] = (
+            {"callback_requested": True}
+            if own.random() < 0.4
+            else {"stop_rule": own.choice(("data-bundle-nearly-used", "contract-renewal"))}
+        )
+        secs = own.randint(8 * 3600, 22 * 3600)
+        self._emit(day, secs, c, "customer.preferences_changed", data)
 
     def _profile_change(self, c: _Customer, day: int) -> None:
         rng = self.rng

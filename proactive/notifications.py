@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from proactive.candidates import Candidate
+from proactive.preferences import preferences_url
 
 SOURCE = "/proactive/engine"
 
@@ -50,6 +51,10 @@ def build_notification(
             "decision_id": record["decision_id"],
             "event_id": c.event.id,
             "deliver_at": deliver_at.isoformat(),
+            # signed, expiring link to the preference page: stop, channel, callback, why
+            "preferences_url": preferences_url(
+                c.ctx.customer_id, c.rule_id, c.language, deliver_at
+            ),
         },
     }
 

@@ -211,6 +211,7 @@ class Engine:
         it: Iterator[RawEvent] = iter(raws)
         while True:
             self.reload()
+            self.drain_inbound()
             chunk = list(islice(it, self.batch_size))
             if not chunk:
                 break
@@ -237,6 +238,28 @@ class Engine:
         if change.ruleset is not None:
             retire(old)  # nothing refers to it any more: free its durable_rules ruleset
         return True
+
+    def drain_inbound(self) -> int:
+        """Process the customers' choices waiting in the store (the preference page).
+
+        Called at the same safe point as :meth:`reload`, between batches, so the next
+        batch's decisions honour them. The rows are deleted only after their batch is
+        committed; if the engine stops in between, they are read again and skipped as
+        duplicates (their event ids are in ``processed_events``). A choice carries the
+        wall-clock time it was made, which must not move the stream's clock (a replay of
+        last month would release every deferred message at once): the stream time is
+        kept, and nothing is released in this batch. Returns how many.
+        """
+        rows = self.store.inbound(self.batch_size)
+        if not rows:
+            return 0
+        stream_time = self._stream_time
+        self.commit(
+            self.prepare([(raw, f"inbound:{row_id}") for row_id, raw in rows], release=False)
+        )
+        self._stream_time = stream_time if stream_time is not None else self._stream_time
+        self.store.drop_inbound([row_id for row_id, _ in rows])
+        return len(rows)
 
     def swap(self, ruleset: RuleSet | None = None, check: EthicsCheck | None = None) -> None:
         """Put a new rule set and/or ethics check in force, for every batch from the next one.

@@ -55,6 +55,12 @@ PAYLOAD_EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "customer.consent_changed": {"purpose": "commercial", "channel": "email", "granted": True},
     "customer.life_event": {"kind": "bereavement", "occurred_on": "2026-04-30", "source": "agent"},
+    "customer.preferences_changed": {
+        "stop_rule": "data-bundle-nearly-used",
+        "callback_requested": True,
+        "via": "preference_page",
+    },
+    "customer.reply": {"text": "STOP", "channel": "sms", "rule_id": "data-bundle-nearly-used"},
     "customer.offer_declined": {"offer_id": "data-20gb", "rule_id": "data-bundle-nearly-used"},
     "contract.ending_soon": {
         "contract_end": "2026-07-15",

@@ -102,12 +102,23 @@ def test_notifications_only_for_send_decisions_over_a_realistic_stream(
     assert len(by_id) == len(h.decisions)
     verdicts = Counter(d["verdict"] for d in h.decisions)
     assert verdicts["send"] > 0 and verdicts["block"] > 0 and verdicts["defer"] > 0
-    for n in h.notifications:
+    messages = [n for n in h.notifications if n["data"]["kind"] == "message"]
+    notices = [n for n in h.notifications if n["data"]["kind"] == "secure_notice"]
+    assert len(messages) + len(notices) == len(h.notifications)
+    for n in messages:
         decision = by_id[n["data"]["decision_id"]]
         assert decision["verdict"] == "send"
         assert n["id"] == decision["notification_id"]
         assert n["subject"] == decision["customer_id"]
-    sent = [n["data"]["decision_id"] for n in h.notifications]
+    # a sensitive message in the secure inbox has at most one plain notice, on the
+    # channel its decision names
+    for n in notices:
+        decision = by_id[n["data"]["decision_id"]]
+        assert decision["verdict"] == "send"
+        assert n["data"]["notice_for"] == decision["notification_id"]
+        assert n["data"]["channel"] == decision["action"]["notice_channel"]
+    assert len({n["data"]["notice_for"] for n in notices}) == len(notices)
+    sent = [n["data"]["decision_id"] for n in messages]
     assert sorted(sent) == sorted(d["decision_id"] for d in h.decisions if d["verdict"] == "send")
     assert verify_chain(h.decisions) is None
 

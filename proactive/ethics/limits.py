@@ -126,6 +126,12 @@ def evaluate_limits(c: Candidate, policy: Policy, ruleset: RuleSet) -> list[Limi
         )
     if commercial and ctx.objection_direct_marketing:
         hit("objection_direct_marketing", "the customer objected to direct marketing")
+    if rule.id in ctx.stopped_rules:
+        # not commercial-only: the customer stopped this kind of message, offer or not
+        hit(
+            "customer_stopped_rule",
+            f"the customer stopped these messages on {ctx.stopped_rules[rule.id]:%Y-%m-%d}",
+        )
     special = sorted(set(rule.data) & set(policy.special_categories))
     if special and (commercial or rule.purpose == "commercial"):
         hit("special_category_in_commercial", f"the rule uses {', '.join(special)} data")

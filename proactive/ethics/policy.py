@@ -39,6 +39,7 @@ DIMENSIONS = (
 LIMIT_IDS = (
     "consent_for_purpose_and_channel",
     "objection_direct_marketing",
+    "customer_stopped_rule",
     "special_category_in_commercial",
     "offer_in_catalogue",
     "no_selling_when_vulnerable",
@@ -61,6 +62,7 @@ LAW_ONLY = frozenset(
     {
         "consent_for_purpose_and_channel",
         "objection_direct_marketing",
+        "customer_stopped_rule",
         "special_category_in_commercial",
         "offer_in_catalogue",
         "sensitive_in_secure_channel",

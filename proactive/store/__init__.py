@@ -319,6 +319,37 @@ class ContextStore:
             ).scalar_one()
         return out
 
+    # -- inbound events (the customer's choices, issue 6 part 4) ---------------------
+
+    def add_inbound(self, event: dict[str, Any], now: datetime) -> None:
+        """Queue one CloudEvent (a customer's choice) for the engine's next drain."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    schema.inbound_events.insert().values(
+                        event_id=event["id"],
+                        customer_id=event["subject"],
+                        event=orjson.dumps(event).decode(),
+                        received_at=now,
+                    )
+                )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"queue inbound event {event.get('id')!r}: {exc}") from exc
+
+    def inbound(self, limit: int = 500) -> list[tuple[int, str]]:
+        """The oldest waiting inbound events: (row id, CloudEvent JSON)."""
+        t = schema.inbound_events
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.id, t.c.event).order_by(t.c.id).limit(limit))
+            return [(int(r[0]), str(r[1])) for r in rows]
+
+    def drop_inbound(self, ids: Sequence[int]) -> None:
+        """Delete drained inbound rows (their events are processed, and in ``processed_events``)."""
+        t = schema.inbound_events
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), 500):
+                conn.execute(t.delete().where(t.c.id.in_(list(ids[start : start + 500]))))
+
     # -- the one write ---------------------------------------------------------------
 
     def commit(self, batch: Batch, now: datetime) -> None:

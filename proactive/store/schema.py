@@ -180,3 +180,16 @@ login_failures = Table(
     Column("ip", String(64), nullable=False, index=True),
     Column("at", DateTime(timezone=True), nullable=False, index=True),
 )
+
+# -- 0005: choices customers made on the preference page, waiting for the engine -----------
+
+inbound_events = Table(
+    "inbound_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(128), nullable=False, unique=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    # the CloudEvent as JSON; the engine drains it between batches, then deletes the row
+    Column("event", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)

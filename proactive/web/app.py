@@ -28,11 +28,12 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from proactive.ethics.check import EthicsCheck
+from proactive.preferences import LinkSigner, default_signer
 from proactive.reload import Reloader
 from proactive.rules import RuleSet
 from proactive.sinks import Sink
 from proactive.store import ContextStore
-from proactive.web import api, audit, explorer, jokers, reports, review_queue, signin
+from proactive.web import api, audit, customer, explorer, jokers, reports, review_queue, signin
 from proactive.web.accounts import Accounts
 from proactive.web.desk import ReviewDesk
 from proactive.web.security import (
@@ -56,9 +57,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     jokers.router,  # /exceptions
     audit.router,  # /audit
     api.router,  # /api/...
-    # The customer's side (issue 6 part 4: the preference page /p/<token>) mounts here
-    # too. Its routes must not depend on security.require (no staff session): they check
-    # their own signed, expiring link, and every POST form carries a CSRF token.
+    # The customer's side: no staff session (never security.require); each route checks
+    # its own signed, expiring link, and every form carries a signed nonce.
+    customer.router,  # /p/TOKEN
 )
 """Every router of the application, in one place."""
 
@@ -76,6 +77,7 @@ def create_app(
     settings: WebSettings | None = None,
     reloader: Reloader | None = None,
     clock: Callable[[], datetime] = _wall_clock,
+    links: LinkSigner | None = None,
 ) -> FastAPI:
     """The UI over ``store``, judging approvals with ``ruleset`` and ``check``.
 
@@ -83,6 +85,8 @@ def create_app(
     works). ``reloader`` keeps the rules and policy of re-checks current as the
     engine's are. ``clock`` is the moment of every action (tests fix it). The caller
     owns ``store`` and closes it; the app closes ``sink`` when it shuts down.
+    ``links`` checks preference links (default: the process's signer, the key of
+    ``PROACTIVE_LINK_KEY``, as the engine's notifications use).
     """
     settings = settings or WebSettings()
     cookies = Cookies(secure=settings.cookie_secure)
@@ -120,6 +124,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.web = web
+    app.state.links = links or default_signer()
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:

@@ -1,0 +1,297 @@
+"""The customer's side: signed preference links, the /p/<token> page, SMS replies.
+
+The acceptance test: a customer presses "stop all commercial messages" on the page in
+the middle of an embedded run; the engine drains the choice between two batches, so
+the next commercial message is blocked while a service notice still arrives.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from test_review import T0, ce, check, rules, usage
+
+from proactive.errors import LinkError
+from proactive.harness import Harness
+from proactive.pipeline import Engine, Outputs
+from proactive.preferences import (
+    LINK_DAYS,
+    LinkSigner,
+    PreferenceLink,
+    default_signer,
+    preferences_url,
+    reply_intent,
+)
+from proactive.sinks import MemorySink
+from proactive.store import ContextStore, sqlite_url
+from proactive.web import create_app
+
+KEY = b"k" * 32
+LINK = PreferenceLink("C1", "outage-started", "nl", datetime(2026, 6, 1, tzinfo=UTC))
+BEFORE = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def customer(cid: str = "C1") -> list[str]:
+    """A customer with commercial consent and three heavy months: the 90% warning of May
+    comes with an offer (a commercial message, sent)."""
+    return [
+        ce(
+            "customer.profile_updated",
+            cid,
+            "2026-01-15T09:00:00Z",
+            name="Sam",
+            language="en",
+            preferred_channel="app_inbox",
+        ),
+        ce(
+            "customer.consent_changed",
+            cid,
+            "2026-01-15T09:01:00Z",
+            purpose="commercial",
+            channel="all",
+            granted=True,
+        ),
+        usage(cid, "2026-02-28T10:00:00Z", 7000, month=2),
+        usage(cid, "2026-03-28T10:00:00Z", 7200, month=3),
+        usage(cid, "2026-04-28T10:00:00Z", 6900, month=4),
+        usage(cid, T0, 4700),
+    ]
+
+
+def june(cid: str = "C1") -> list[str]:
+    """A month later: an outage (service notice) and the next 90% warning."""
+    at = T0 + timedelta(days=30)
+    return [
+        ce(
+            "service.outage_started",
+            cid,
+            at,
+            outage_id="O-1",
+            area="Utrecht",
+            services=["data"],
+            expected_end=(at + timedelta(hours=3)).isoformat(),
+        ),
+        usage(cid, at + timedelta(hours=1), 4700, month=6),
+    ]
+
+
+# -- the signed link -------------------------------------------------------------------
+
+
+def test_a_link_round_trips() -> None:
+    signer = LinkSigner(KEY)
+    assert signer.verify(signer.sign(LINK), now=BEFORE) == LINK
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # the signature
+        lambda t: "eyJjIjoiQzIi" + t[12:],  # the content: another customer
+        lambda t: t.replace(".", ""),  # no signature at all
+        lambda t: "not a token",
+    ],
+)
+def test_an_altered_link_is_refused(tamper: object) -> None:
+    signer = LinkSigner(KEY)
+    token = signer.sign(LINK)
+    assert callable(tamper)
+    with pytest.raises(LinkError):
+        signer.verify(tamper(token), now=BEFORE)
+
+
+def test_a_link_of_another_key_or_purpose_is_refused() -> None:
+    token = LinkSigner(KEY).sign(LINK)
+    with pytest.raises(LinkError, match="signature"):
+        LinkSigner(b"x" * 32).verify(token, now=BEFORE)
+    with pytest.raises(LinkError, match="signature"):
+        LinkSigner(KEY).open("form", token)
+
+
+def test_an_expired_link_is_refused() -> None:
+    signer = LinkSigner(KEY)
+    with pytest.raises(LinkError, match="expired"):
+        signer.verify(signer.sign(LINK), now=LINK.expires)
+
+
+def test_a_link_works_for_30_days_after_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROACTIVE_PUBLIC_URL", "https://example.org/")
+    url = preferences_url("C1", "outage-started", "en", T0)
+    assert url.startswith("https://example.org/p/")
+    link = default_signer().verify(url.rsplit("/", 1)[1], now=T0)
+    assert link.expires == T0 + timedelta(days=LINK_DAYS)
+    assert (link.customer_id, link.rule_id, link.language) == ("C1", "outage-started", "en")
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("STOP", "stop_commercial"),
+        (" nee. ", "stop_commercial"),
+        ("BEL MIJ", "callback"),
+        ("Call me!", "callback"),
+        ("nee hoor, dank je", None),
+        ("stop met bellen om 7 uur", None),
+    ],
+)
+def test_sms_reply_keywords(text: str, intent: str | None) -> None:
+    assert reply_intent(text) == intent
+
+
+# -- the page and the engine -------------------------------------------------------------
+
+
+class Run:
+    """An embedded engine and the web app over one SQLite store."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.store = ContextStore(sqlite_url(tmp_path / "state.sqlite"))
+        self.notifications = MemorySink()
+        self.decisions = MemorySink()
+        self.engine = Engine(
+            rules(),
+            check(),
+            self.store,
+            Outputs(self.decisions, self.notifications, MemorySink()),
+            batch_size=1,
+        )
+        self.clock_at = T0 + timedelta(hours=1)
+        self.app = create_app(
+            self.store, ruleset=rules(), check=check(), clock=lambda: self.clock_at
+        )
+        self.client = TestClient(self.app, base_url="https://testserver")
+
+    def page_of(self, notification: dict[str, object]) -> str:
+        data = notification["data"]
+        assert isinstance(data, dict)
+        url = str(data["preferences_url"])
+        assert url.startswith("https://mijn.example-telecom.nl/p/")
+        return "/p/" + url.rsplit("/p/", 1)[1]
+
+    def press(self, page: str, choice: str, **extra: str) -> str:
+        shown = self.client.get(page)
+        assert shown.status_code == 200, shown.text
+        nonce = re.search(r'name="form_token" value="([^"]+)"', shown.text)
+        assert nonce is not None
+        r = self.client.post(page, data={"choice": choice, "form_token": nonce[1], **extra})
+        assert r.status_code == 200, r.text
+        return r.text
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Iterator[Run]:
+    r = Run(tmp_path)
+    with r.client:
+        yield r
+    r.store.close()
+
+
+def test_stop_commercial_on_the_page_takes_effect_in_the_same_run(run: Run) -> None:
+    """The acceptance of issue 6 part 4: after the press, no further commercial message
+    in the same run, while a service notice still arrives."""
+
+    def stream() -> Iterator[tuple[str, str]]:
+        for n, line in enumerate(customer(), 1):
+            yield line, f"test:{n}"
+        (sent,) = run.notifications.records
+        assert sent["data"]["purpose"] == "commercial"
+        text = run.press(run.page_of(sent), "stop_commercial")
+        assert "Your choice is recorded" in text
+        for n, line in enumerate(june(), 100):
+            yield line, f"test:{n}"
+
+    run.engine.run(stream())
+    run.engine.finish()
+    after = run.notifications.records[1:]
+    assert [n["data"]["purpose"] for n in after if n["data"]["purpose"] == "commercial"] == []
+    assert any(n["data"]["rule_id"] == "outage-started" for n in after)
+    # the bundle rule fired again in June; its offer ran into the customer's objection
+    june_bundle = [
+        d
+        for d in run.decisions.records
+        if d["rule_id"] == "data-bundle-nearly-used"
+        and d["event_id"].startswith("usage.data-C1-2026-06")
+    ]
+    assert any("objection_direct_marketing" in str(d["reasons"]) for d in june_bundle)
+    assert run.store.inbound() == []  # drained and deleted
+    assert run.store.load(["C1"])["C1"].objection_direct_marketing is True
+
+
+def test_stop_this_kind_and_callback_are_recorded(run: Run) -> None:
+    for n, line in enumerate(customer(), 1):
+        run.engine.process_batch([(line, f"test:{n}")])
+    (sent,) = run.notifications.records
+    page = run.page_of(sent)
+    run.press(page, "stop_rule")
+    run.press(page, "callback")
+    run.press(page, "channel", channel="email")
+    drained = [run.engine.drain_inbound() for _ in range(4)]  # a batch (1 here) at a time
+    assert drained == [1, 1, 1, 0]
+    ctx = run.store.load(["C1"])["C1"]
+    assert set(ctx.stopped_rules) == {"data-bundle-nearly-used"}
+    assert ctx.callback_requested_at == run.clock_at
+    assert ctx.preferred_channel == "email"
+
+
+def test_the_page_speaks_the_links_language_and_explains_why(run: Run) -> None:
+    signer = run.app.state.links
+    expires = run.clock_at + timedelta(days=1)
+    nl = run.client.get("/p/" + signer.sign(PreferenceLink("C9", "outage-started", "nl", expires)))
+    assert nl.status_code == 200
+    assert '<html lang="nl">' in nl.text and "Waarom kreeg ik dit bericht?" in nl.text
+    assert "servicebericht" in nl.text
+    assert '<label for="channel">' in nl.text and "csrf" not in nl.text.lower()
+    en = run.client.get("/p/" + signer.sign(PreferenceLink("C9", "outage-started", "en", expires)))
+    assert "Why did I get this message?" in en.text
+    assert "Tell affected customers about an outage" in en.text  # the rule, in plain words
+
+
+def test_a_tampered_or_expired_link_gets_a_plain_403(run: Run) -> None:
+    signer = run.app.state.links
+    token = signer.sign(PreferenceLink("C1", "outage-started", "en", run.clock_at))  # expires now
+    for page in (f"/p/{token}", f"/p/{token[:-3]}xyz", "/p/nonsense"):
+        r = run.client.get(page)
+        assert r.status_code == 403 and "does not work" in r.text
+        assert run.client.post(page, data={"choice": "stop_commercial"}).status_code == 403
+    assert run.store.inbound() == []
+
+
+def test_a_form_without_its_signed_nonce_is_refused(run: Run) -> None:
+    signer = run.app.state.links
+    expires = run.clock_at + timedelta(days=1)
+    page = "/p/" + signer.sign(PreferenceLink("C1", "outage-started", "en", expires))
+    other = "/p/" + signer.sign(PreferenceLink("C2", "outage-started", "en", expires))
+    nonce = re.search(r'name="form_token" value="([^"]+)"', run.client.get(other).text)
+    assert nonce is not None
+    for form in ({}, {"form_token": "forged"}, {"form_token": nonce[1]}):
+        r = run.client.post(page, data={"choice": "stop_commercial", **form})
+        assert r.status_code == 403
+    assert run.store.inbound() == []
+
+
+# -- SMS replies ---------------------------------------------------------------------------
+
+
+def test_an_sms_reply_stop_stops_commercial_messages() -> None:
+    h = Harness()
+    for n, line in enumerate(customer(), 1):
+        h.engine.process_batch([(line, f"test:{n}")])
+    assert [n["data"]["purpose"] for n in h.notifications] == ["commercial"]
+    reply = ce("customer.reply", "C1", T0 + timedelta(days=1), text="STOP", channel="sms")
+    for n, line in enumerate([reply, *june()], 50):
+        h.engine.process_batch([(line, f"test:{n}")])
+    later = h.notifications[1:]
+    assert "commercial" not in {n["data"]["purpose"] for n in later}
+    assert any(n["data"]["rule_id"] == "outage-started" for n in later)
+
+
+def test_an_sms_reply_bel_mij_asks_for_a_callback() -> None:
+    h = Harness()
+    at = T0 + timedelta(days=1)
+    h.engine.process_batch([(ce("customer.reply", "C1", at, text="BEL MIJ"), "test:1")])
+    assert h.store.load(["C1"])["C1"].callback_requested_at == at
