@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from proactive.cli.main import fail, main
+from proactive.cli.sources import require_store, source_options
 from proactive.errors import DataFileError
 from proactive.review import (
     STATUSES,
@@ -37,7 +38,7 @@ from proactive.review import (
     reject,
 )
 from proactive.sinks import JsonlSink, Sink
-from proactive.store import ContextStore, sqlite_url
+from proactive.store import ContextStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,50 +51,6 @@ def clock() -> datetime:
 @main.group()
 def review() -> None:
     """Compliance: list, show, approve, reject and expire actions held for review."""
-
-
-def _store_options(f: F) -> F:
-    f = click.option(
-        "--store",
-        "store_url",
-        default=None,
-        help="SQLAlchemy URL of the store [default: PROACTIVE_STORE_URL, else DIR/state.sqlite]",
-    )(f)
-    f = click.option(
-        "--out",
-        "out",
-        type=click.Path(path_type=Path, file_okay=False),
-        default=None,
-        help="Output folder of an embedded run (its store is DIR/state.sqlite)",
-    )(f)
-    return f
-
-
-def _open_store(settings: Any, out: Path | None, store_url: str | None) -> ContextStore:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    url = store_url or settings.store_url
-    if url is None:
-        if out is None:
-            fail("give --out DIR (a run's output folder) or --store URL (or PROACTIVE_STORE_URL)")
-        assert out is not None
-        url = sqlite_url(out / "state.sqlite")
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        fail(f"not a store URL: {url!r}")
-        raise
-    # opening a store migrates it: a mistyped path must not become an empty queue
-    database = parsed.database or ""
-    sqlite_file = parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
-    if sqlite_file and not Path(database).exists():
-        fail(f"no such SQLite store: {database}")
-    try:
-        return ContextStore(url)
-    except Exception as exc:  # unreachable server, failed migration: one line, not a traceback
-        fail(f"cannot open the store: {exc}")
-        raise
 
 
 def _find(store: ContextStore, decision_id: str) -> ReviewItem:
@@ -127,7 +84,7 @@ def _console() -> Console:
 
 
 @review.command(name="list")
-@_store_options
+@source_options
 @click.option("--rule", "rule_id", default=None, help="Only items of this rule")
 @click.option(
     "--status",
@@ -155,7 +112,7 @@ def review_list(
     as_json: bool,
 ) -> None:
     """The review queue, oldest first (items past their expiry are expired first)."""
-    store = _open_store(settings, out, store_url)
+    store = require_store(settings, out, store_url)
     try:
         now = clock()
         expire_stale(store, now)
@@ -193,13 +150,13 @@ def review_list(
 
 @review.command(name="show")
 @click.argument("decision_id")
-@_store_options
+@source_options
 @click.pass_obj
 def review_show(settings: Any, decision_id: str, out: Path | None, store_url: str | None) -> None:
     """One item: why it is held, the decision in full (message, scores, value), its history."""
     from proactive.explain import explain
 
-    store = _open_store(settings, out, store_url)
+    store = require_store(settings, out, store_url)
     try:
         item = _find(store, decision_id)
         record = store.decision_record(item.decision_id)
@@ -240,7 +197,7 @@ def review_show(settings: Any, decision_id: str, out: Path | None, store_url: st
 @click.argument("decision_id")
 @click.option("--reason", required=True, help="Why the action may go (recorded)")
 @click.option("--reviewer", default=None, help="Who decides [default: your login name]")
-@_store_options
+@source_options
 @click.option(
     "--bootstrap-servers",
     default=None,
@@ -301,7 +258,7 @@ def review_approve(
     except DataFileError as exc:
         fail(f"refused: the rule set or policy has {len(exc.problems)} problem(s):\n{exc}")
         raise
-    store = _open_store(settings, out, store_url)
+    store = require_store(settings, out, store_url)
     sink: Sink | None = None
     try:
         item = _find(store, decision_id)
@@ -339,7 +296,7 @@ def review_approve(
 @click.argument("decision_id")
 @click.option("--reason", required=True, help="Why the action must not go (recorded)")
 @click.option("--reviewer", default=None, help="Who decides [default: your login name]")
-@_store_options
+@source_options
 @click.pass_obj
 def review_reject(
     settings: Any,
@@ -356,7 +313,7 @@ def review_reject(
     """
     reason = _reason(reason)
     who = _reviewer(reviewer)
-    store = _open_store(settings, out, store_url)
+    store = require_store(settings, out, store_url)
     try:
         item = _find(store, decision_id)
         outcome = reject(store, item.decision_id, reviewer=who, reason=reason, now=clock())
@@ -372,11 +329,11 @@ def review_reject(
 
 
 @review.command(name="expire")
-@_store_options
+@source_options
 @click.pass_obj
 def review_expire(settings: Any, out: Path | None, store_url: str | None) -> None:
     """Expire every pending item past its expiry (it will never be sent)."""
-    store = _open_store(settings, out, store_url)
+    store = require_store(settings, out, store_url)
     try:
         outcomes = expire_stale(store, clock())
     finally:

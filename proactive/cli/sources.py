@@ -50,15 +50,16 @@ def open_store(
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    if out is not None and not out.is_dir():
+    if out is not None and not out.is_dir() and not required:
         fail(f"no such output folder: {out}")
     url = store_url or settings.store_url
     if url is None and out is not None:
-        url = sqlite_url(out / "state.sqlite")
-        if not (out / "state.sqlite").exists():
+        path = out / "state.sqlite"
+        if not path.exists():
             if required:
-                fail(f"no store in {out} (state.sqlite); give --store URL")
+                fail(f"no such SQLite store: {path} (no store in {out}; give --store URL)")
             return None
+        url = sqlite_url(path)
     if url is None:
         if required:
             fail("give --out DIR (a run's output folder) or --store URL (or PROACTIVE_STORE_URL)")
@@ -77,6 +78,13 @@ def open_store(
     except Exception as exc:  # unreachable server, failed migration: one line, not a traceback
         fail(f"cannot open the store: {exc}")
         raise
+
+
+def require_store(settings: Any, out: Path | None, store_url: str | None) -> ContextStore:
+    """The store a command cannot do without (see :func:`open_store`)."""
+    store = open_store(settings, out, store_url, required=True)
+    assert store is not None  # required: open_store fails rather than return None
+    return store
 
 
 def parse_time(value: str | None, name: str) -> datetime | None:

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from proactive.cli.main import fail, main
-from proactive.cli.review import _open_store, _store_options
+from proactive.cli.sources import require_store, source_options
 from proactive.web.accounts import MIN_PASSWORD, ROLES, AccountError, Accounts
 
 
@@ -48,7 +48,7 @@ def _password(from_stdin: bool) -> str:
     help="product only: a rule this user may read (repeatable) [default: every rule]",
 )
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
-@_store_options
+@source_options
 @click.pass_obj
 def users_add(
     settings: Any,
@@ -66,7 +66,7 @@ def users_add(
     reports of its rules), auditor (read-only, plus audit-trail verification).
     """
     password = _password(password_stdin)
-    store = _open_store(settings, out, store_url)
+    store = require_store(settings, out, store_url)
     try:
         user = Accounts(store).add(name, role, password, rules=list(rules) if rules else None)
     except AccountError as exc:
@@ -81,11 +81,11 @@ def users_add(
 
 
 @users.command(name="list")
-@_store_options
+@source_options
 @click.pass_obj
 def users_list(settings: Any, out: Path | None, store_url: str | None) -> None:
     """Every account: name, role, rules, active."""
-    store = _open_store(settings, out, store_url)
+    store = require_store(settings, out, store_url)
     try:
         accounts = Accounts(store)
         found = accounts.users()
@@ -102,14 +102,14 @@ def users_list(settings: Any, out: Path | None, store_url: str | None) -> None:
 @users.command(name="passwd")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
-@_store_options
+@source_options
 @click.pass_obj
 def users_passwd(
     settings: Any, name: str, password_stdin: bool, out: Path | None, store_url: str | None
 ) -> None:
     """Give NAME a new password; every open session of NAME ends."""
     password = _password(password_stdin)
-    store = _open_store(settings, out, store_url)
+    store = require_store(settings, out, store_url)
     try:
         Accounts(store).set_password(name, password)
     except AccountError as exc:
@@ -121,7 +121,7 @@ def users_passwd(
 
 
 def _set_active(settings: Any, name: str, active: bool, out: Path | None, url: str | None) -> None:
-    store = _open_store(settings, out, url)
+    store = require_store(settings, out, url)
     try:
         Accounts(store).set_active(name, active)
     except AccountError as exc:
@@ -133,7 +133,7 @@ def _set_active(settings: Any, name: str, active: bool, out: Path | None, url: s
 
 @users.command(name="disable")
 @click.argument("name")
-@_store_options
+@source_options
 @click.pass_obj
 def users_disable(settings: Any, name: str, out: Path | None, store_url: str | None) -> None:
     """Disable NAME: no sign-in, and every open session ends at once."""
@@ -143,7 +143,7 @@ def users_disable(settings: Any, name: str, out: Path | None, store_url: str | N
 
 @users.command(name="enable")
 @click.argument("name")
-@_store_options
+@source_options
 @click.pass_obj
 def users_enable(settings: Any, name: str, out: Path | None, store_url: str | None) -> None:
     """Enable NAME again."""

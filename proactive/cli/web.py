@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from proactive.cli.main import fail, main
-from proactive.cli.review import _open_store, _store_options
+from proactive.cli.sources import require_store, source_options
 from proactive.errors import ConfigError, DataFileError
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def _loopback(host: str) -> bool:
 @main.command(name="web")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-@_store_options
+@source_options
 @click.option(
     "--bootstrap-servers",
     default=None,
@@ -86,7 +86,7 @@ def web(
     except DataFileError as exc:
         fail(f"refused: the rule set or policy has {len(exc.problems)} problem(s):\n{exc}")
         raise
-    store = _open_store(settings, out, store_url)
+    store = require_store(settings, out, store_url)
     sink: Sink | None = None
     if bootstrap_servers is not None:
         from proactive.cli.review import KafkaNotificationSink
