@@ -196,6 +196,44 @@ def best_fit_bundle(cat: Catalogue, need_mb: float, exclude: set[str]) -> Bundle
     )
 
 
+def bundle_choice(
+    item: Bundle, without: float, with_: float, org_delta: float, basis: str
+) -> OfferChoice:
+    """A monthly bundle offer with the customer's cost without and with it."""
+    return OfferChoice(
+        offer_id=item.id,
+        kind="bundle",
+        name=item.name,
+        price_eur=item.monthly_eur,
+        data_mb=item.data_mb,
+        recurring=True,
+        customer_cost_without=without,
+        customer_cost_with=with_,
+        org_revenue_delta=round(org_delta, 2),
+        basis=basis,
+    )
+
+
+def addon_choice(addon: Addon, oob: float, basis: str) -> OfferChoice:
+    """A one-off add-on against ``oob``, what the extra use would cost without it.
+
+    The organisation gains the add-on's margin and forgoes about half the out-of-bundle
+    revenue (its margin on overuse).
+    """
+    return OfferChoice(
+        offer_id=addon.id,
+        kind="addon",
+        name=addon.name,
+        price_eur=addon.price_eur,
+        data_mb=addon.data_mb,
+        recurring=False,
+        customer_cost_without=oob,
+        customer_cost_with=addon.price_eur,
+        org_revenue_delta=round(addon.margin_eur - oob * 0.5, 2),
+        basis=basis,
+    )
+
+
 def select_best_fit(
     cat: Catalogue, ctx: CustomerContext, at: datetime, on_spike: str
 ) -> OfferChoice | None:
@@ -214,21 +252,14 @@ def select_best_fit(
     without = monthly_cost(cat, current, outlook.expected_mb)
     with_ = monthly_cost(cat, best, outlook.expected_mb)
     hist = ", ".join(f"{h / MB_PER_GB:.1f} GB" for h in outlook.history_mb)
-    return OfferChoice(
-        offer_id=best.id,
-        kind="bundle",
-        name=best.name,
-        price_eur=best.monthly_eur,
-        data_mb=best.data_mb,
-        recurring=True,
-        customer_cost_without=without,
-        customer_cost_with=with_,
-        org_revenue_delta=round(best.margin_eur - current.margin_eur, 2),
-        basis=(
-            f"usage in the last cycles {hist}; expected {outlook.expected_mb / MB_PER_GB:.1f} GB "
-            f"per month; {current.name} costs EUR {without:.2f} a month at that use, "
-            f"{best.name} EUR {with_:.2f}"
-        ),
+    return bundle_choice(
+        best,
+        without,
+        with_,
+        best.margin_eur - current.margin_eur,
+        f"usage in the last cycles {hist}; expected {outlook.expected_mb / MB_PER_GB:.1f} GB "
+        f"per month; {current.name} costs EUR {without:.2f} a month at that use, "
+        f"{best.name} EUR {with_:.2f}",
     )
 
 
@@ -249,21 +280,12 @@ def select_addon(
     addon = min(fitting, key=lambda a: a.price_eur)
     if addon.price_eur >= oob:
         return None  # paying for the extra use is cheaper: suggest nothing
-    return OfferChoice(
-        offer_id=addon.id,
-        kind="addon",
-        name=addon.name,
-        price_eur=addon.price_eur,
-        data_mb=addon.data_mb,
-        recurring=False,
-        customer_cost_without=oob,
-        customer_cost_with=addon.price_eur,
-        org_revenue_delta=round(addon.margin_eur - oob * 0.5, 2),
-        basis=(
-            f"this cycle is projected at {outlook.projected_mb / MB_PER_GB:.1f} GB against a "
-            f"{outlook.bundle_mb / MB_PER_GB:.0f} GB bundle, earlier cycles stayed within it; "
-            f"extra use would cost EUR {oob:.2f}, {addon.name} costs EUR {addon.price_eur:.2f}"
-        ),
+    return addon_choice(
+        addon,
+        oob,
+        f"this cycle is projected at {outlook.projected_mb / MB_PER_GB:.1f} GB against a "
+        f"{outlook.bundle_mb / MB_PER_GB:.0f} GB bundle, earlier cycles stayed within it; "
+        f"extra use would cost EUR {oob:.2f}, {addon.name} costs EUR {addon.price_eur:.2f}",
     )
 
 
@@ -282,20 +304,13 @@ def select_renewal(cat: Catalogue, ctx: CustomerContext, at: datetime) -> OfferC
     )
     with_ = monthly_cost(cat, best, need)
     org_delta = best.margin_eur - (current.margin_eur if current else best.margin_eur)
-    return OfferChoice(
-        offer_id=best.id,
-        kind="bundle",
-        name=best.name,
-        price_eur=best.monthly_eur,
-        data_mb=best.data_mb,
-        recurring=True,
-        customer_cost_without=without,
-        customer_cost_with=with_,
-        org_revenue_delta=round(org_delta, 2),
-        basis=(
-            f"typical use {need / MB_PER_GB:.1f} GB a month over {len(history)} cycles; "
-            f"current plan costs EUR {without:.2f} at that use, {best.name} EUR {with_:.2f}"
-        ),
+    return bundle_choice(
+        best,
+        without,
+        with_,
+        org_delta,
+        f"typical use {need / MB_PER_GB:.1f} GB a month over {len(history)} cycles; "
+        f"current plan costs EUR {without:.2f} at that use, {best.name} EUR {with_:.2f}",
     )
 
 

@@ -70,6 +70,8 @@ from proactive.offers import (
     Bundle,
     Catalogue,
     OfferChoice,
+    addon_choice,
+    bundle_choice,
     current_bundle,
     load_catalogue,
     monthly_cost,
@@ -1078,38 +1080,22 @@ def table_offer(
                 monthly_cost(catalogue, current, need) if need is not None else current.monthly_eur
             )
         use = f"expected use {need / MB_PER_GB:.1f} GB a month; " if need is not None else ""
-        return OfferChoice(
-            offer_id=item.id,
-            kind="bundle",
-            name=item.name,
-            price_eur=item.monthly_eur,
-            data_mb=item.data_mb,
-            recurring=True,
-            customer_cost_without=without,
-            customer_cost_with=with_,
-            org_revenue_delta=round(item.margin_eur - (current.margin_eur if current else 0), 2),
-            basis=(
-                f"{row}; {use}current plan EUR {without:.2f} a month at that use, "
-                f"{item.name} EUR {with_:.2f}"
-            ),
+        return bundle_choice(
+            item,
+            without,
+            with_,
+            item.margin_eur - (current.margin_eur if current else 0),
+            f"{row}; {use}current plan EUR {without:.2f} a month at that use, "
+            f"{item.name} EUR {with_:.2f}",
         )
     assert isinstance(item, Addon)
     shortfall = (outlook.projected_mb - outlook.bundle_mb) if outlook is not None else 0.0
     oob = round(max(shortfall, 0.0) / MB_PER_GB * catalogue.out_of_bundle.price_per_gb_eur, 2)
-    return OfferChoice(
-        offer_id=item.id,
-        kind="addon",
-        name=item.name,
-        price_eur=item.price_eur,
-        data_mb=item.data_mb,
-        recurring=False,
-        customer_cost_without=oob,
-        customer_cost_with=item.price_eur,
-        org_revenue_delta=round(item.margin_eur - oob * 0.5, 2),
-        basis=(
-            f"{row}; extra use this cycle would cost EUR {oob:.2f}, "
-            f"{item.name} costs EUR {item.price_eur:.2f}"
-        ),
+    return addon_choice(
+        item,
+        oob,
+        f"{row}; extra use this cycle would cost EUR {oob:.2f}, "
+        f"{item.name} costs EUR {item.price_eur:.2f}",
     )
 
 
