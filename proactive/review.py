@@ -370,15 +370,7 @@ def expire_stale(store: ContextStore, now: datetime) -> list[Outcome]:
             reasons = [
                 f"{reason} (expired at {item.expires_at.isoformat()}); an expired action is never sent"
             ]
-            rec = _append(w, item, "expired", SYSTEM_REVIEWER, reason, now, reasons, "expired")
-            w.close_item(
-                item.decision_id,
-                status="expired",
-                reviewer=SYSTEM_REVIEWER,
-                action="expired",
-                reason=reason,
-                decided_at=now,
-            )
+            rec = _decide(w, item, "expired", SYSTEM_REVIEWER, reason, now, reasons)
             outcomes.append(Outcome(item, "expired", reasons, rec))
     if outcomes:
         log.info("expired %d review item(s) not decided in time", len(outcomes))
@@ -394,15 +386,7 @@ def reject(
     with store.review_write() as w:
         item = _pending(w, decision_id)
         reasons = [f"rejected by {reviewer}: {reason}"]
-        rec = _append(w, item, "rejected", reviewer, reason, now, reasons, "rejected")
-        w.close_item(
-            item.decision_id,
-            status="rejected",
-            reviewer=reviewer,
-            action="rejected",
-            reason=reason,
-            decided_at=now,
-        )
+        rec = _decide(w, item, "rejected", reviewer, reason, now, reasons)
     return Outcome(item, "rejected", reasons, rec)
 
 
@@ -453,15 +437,7 @@ def approve(
                 f"the review window closed at {item.expires_at.isoformat()}; "
                 "an expired action is never sent"
             ]
-            rec = _append(w, item, "expired", reviewer, reason, now, reasons, "expired")
-            w.close_item(
-                item.decision_id,
-                status="expired",
-                reviewer=reviewer,
-                action="expired",
-                reason=reason,
-                decided_at=now,
-            )
+            rec = _decide(w, item, "expired", reviewer, reason, now, reasons)
             return Outcome(item, "expired", reasons, rec)
         ctx = w.context(item.customer_id) or CustomerContext(item.customer_id)
         try:
@@ -602,16 +578,32 @@ def _approved(
             "offer_id": contact.offer_id,
         },
     }
-    rec = _append(w, item, "approved", reviewer, reason, now, rc.reasons, "approved", rc, extra)
+    rec = _decide(w, item, "approved", reviewer, reason, now, rc.reasons, rc, extra)
+    return Outcome(item, "approved", rc.reasons, rec, note)
+
+
+def _decide(
+    w: ReviewWrite,
+    item: ReviewItem,
+    action: Action,
+    reviewer: str,
+    reason: str,
+    now: datetime,
+    reasons: list[str],
+    rc: Recheck | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Record a final action (approved, rejected, expired) and close the item with it."""
+    rec = _append(w, item, action, reviewer, reason, now, reasons, action, rc, extra)
     w.close_item(
         item.decision_id,
-        status="approved",
+        status=action,
         reviewer=reviewer,
-        action="approved",
+        action=action,
         reason=reason,
         decided_at=now,
     )
-    return Outcome(item, "approved", rc.reasons, rec, note)
+    return rec
 
 
 def _append(
