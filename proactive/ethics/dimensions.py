@@ -275,7 +275,7 @@ def trust(c: Candidate, t: TextFacts, lp: LoadedPolicy, ruleset: RuleSet) -> Dim
         if item is None:
             s.take(1.0, f"offer {c.offer.offer_id} is not in the catalogue")
         else:
-            wrong = unbacked_amounts(c, ruleset, t.text)
+            wrong = unbacked_amounts(c, ruleset, t.amounts)  # parsed once, in analyse
             if wrong:
                 s.take(0.5, f"amounts in the text not backed by the catalogue or usage: {wrong}")
             else:

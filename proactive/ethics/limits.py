@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from proactive.candidates import Candidate
 from proactive.ethics.policy import Policy
-from proactive.ethics.terms import unbacked_amounts, unknown_products
+from proactive.ethics.terms import amounts, unbacked_amounts, unknown_products
 from proactive.render import NO_REPLY_RE
 from proactive.rules import RuleSet
 
@@ -151,7 +151,7 @@ def evaluate_limits(c: Candidate, policy: Policy, ruleset: RuleSet) -> list[Limi
     m = c.message
     if m is not None and (c.offer is not None or commercial):
         text = m.text if not ctx.name else m.text.replace(ctx.name, "")
-        wrong = unbacked_amounts(c, ruleset, text) if c.offer is not None else []
+        wrong = unbacked_amounts(c, ruleset, amounts(text)) if c.offer is not None else []
         if wrong:
             stated = ", ".join(f"€ {a:.2f}" for a in wrong)
             hit(

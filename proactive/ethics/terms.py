@@ -57,10 +57,11 @@ def backed_amounts(c: Candidate, ruleset: RuleSet) -> set[float]:
     return {round(a, 2) for a in known}
 
 
-def unbacked_amounts(c: Candidate, ruleset: RuleSet, text: str) -> list[float]:
-    """Amounts in ``text`` that nothing in the catalogue or the customer's situation backs."""
+def unbacked_amounts(c: Candidate, ruleset: RuleSet, stated: list[float]) -> list[float]:
+    """The ``stated`` amounts (see :func:`amounts`) that nothing in the catalogue or the
+    customer's situation backs."""
     known = backed_amounts(c, ruleset)
-    return [a for a in amounts(text) if round(a, 2) not in known]
+    return [a for a in stated if round(a, 2) not in known]
 
 
 @lru_cache(maxsize=16)
