@@ -38,9 +38,11 @@ from proactive.events import (
     ProfileUpdated,
     RoamingStarted,
 )
-from proactive.preferences import reply_intent
+from proactive.preferences import PAGE_SOURCE, reply_intent
 
 MAX_CYCLES = 12
+MAX_CHOICES = 20
+"""The customer's own choices kept in the context (newest last), for the explorer."""
 MAX_INVOICES = 12
 CONTACT_HISTORY = timedelta(days=90)
 FAILED_PAYMENT_WINDOW = timedelta(days=60)
@@ -64,6 +66,20 @@ class Contact(msgspec.Struct):
     purpose: str
     channel: str
     offer_id: str | None = None
+
+
+class Choice(msgspec.Struct, omit_defaults=True):
+    """One choice the customer made themselves (preference page, SMS reply).
+
+    ``what`` is one of ``stop_commercial``, ``resume_commercial``, ``stop_rule``,
+    ``resume_rule``, ``channel``, ``language``, ``quiet_hours``, ``callback`` and
+    ``callback_cancelled``; ``detail`` the rule, channel, language or hours chosen.
+    """
+
+    at: datetime
+    what: str
+    via: str
+    detail: str | None = None
 
 
 class CustomerContext(msgspec.Struct, omit_defaults=True):
@@ -111,6 +127,13 @@ class CustomerContext(msgspec.Struct, omit_defaults=True):
     ``customer_stopped_rule`` blocks them (GDPR art. 21)."""
     callback_requested_at: datetime | None = None
     """When the customer last asked for a human to call back (None: not asked)."""
+    choices: list[Choice] = msgspec.field(default_factory=list)
+    """The customer's own latest choices (at most :data:`MAX_CHOICES`), shown to staff
+    in the decision explorer so a decision can be read next to what the customer said."""
+
+    def note_choice(self, at: datetime, what: str, via: str, detail: str | None = None) -> None:
+        """Remember one of the customer's own choices (bounded, newest last)."""
+        self.choices = [*self.choices, Choice(at, what, via, detail)][-MAX_CHOICES:]
 
     # -- questions the rules and the check ask ---------------------------------------
 
@@ -187,9 +210,14 @@ def apply_event(ctx: CustomerContext, event: Event) -> None:
         _apply_usage(ctx, data, at)
     elif isinstance(data, ProfileUpdated):
         _apply_profile(ctx, data)
+        if event.source == PAGE_SOURCE:
+            _note_profile_choice(ctx, data, at)
     elif isinstance(data, ConsentChanged):
         if data.objection_direct_marketing is not None:
             ctx.objection_direct_marketing = data.objection_direct_marketing
+            if event.source == PAGE_SOURCE:
+                what = "stop" if data.objection_direct_marketing else "resume"
+                ctx.note_choice(at, f"{what}_commercial", "preference_page")
         if data.purpose is not None and data.granted is not None:
             if data.channel == "all":
                 # a statement for all channels replaces the per-channel ones
@@ -242,10 +270,24 @@ def apply_event(ctx: CustomerContext, event: Event) -> None:
 def _apply_preferences(ctx: CustomerContext, data: PreferencesChanged, at: datetime) -> None:
     if data.stop_rule is not None:
         ctx.stopped_rules[data.stop_rule] = at
+        ctx.note_choice(at, "stop_rule", data.via, data.stop_rule)
     if data.resume_rule is not None:
         ctx.stopped_rules.pop(data.resume_rule, None)
+        ctx.note_choice(at, "resume_rule", data.via, data.resume_rule)
     if data.callback_requested is not None:
         ctx.callback_requested_at = at if data.callback_requested else None
+        what = "callback" if data.callback_requested else "callback_cancelled"
+        ctx.note_choice(at, what, data.via)
+
+
+def _note_profile_choice(ctx: CustomerContext, data: ProfileUpdated, at: datetime) -> None:
+    if data.preferred_channel is not None:
+        ctx.note_choice(at, "channel", "preference_page", data.preferred_channel)
+    if data.language is not None:
+        ctx.note_choice(at, "language", "preference_page", data.language)
+    if data.quiet_hours is not None:
+        hours = f"{data.quiet_hours.start:%H:%M}-{data.quiet_hours.end:%H:%M}"
+        ctx.note_choice(at, "quiet_hours", "preference_page", hours)
 
 
 def _apply_reply(ctx: CustomerContext, data: CustomerReply, at: datetime) -> None:
@@ -253,8 +295,10 @@ def _apply_reply(ctx: CustomerContext, data: CustomerReply, at: datetime) -> Non
     if intent == "stop_commercial":
         # an objection to direct marketing, as on the preference page (GDPR art. 21(2))
         ctx.objection_direct_marketing = True
+        ctx.note_choice(at, "stop_commercial", "sms_reply")
     elif intent == "callback":
         ctx.callback_requested_at = at
+        ctx.note_choice(at, "callback", "sms_reply")
 
 
 def _apply_usage(ctx: CustomerContext, data: DataUsage, at: datetime) -> None:

@@ -37,6 +37,8 @@ from proactive.errors import LinkError
 LINK_DAYS = 30
 """How long a preference link works after the message was delivered."""
 DEFAULT_PUBLIC_URL = "https://mijn.example-telecom.nl"
+PAGE_SOURCE = "/proactive/web/preferences"
+"""The CloudEvents ``source`` of every choice made on the preference page."""
 
 
 @dataclass(frozen=True)

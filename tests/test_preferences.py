@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from test_review import T0, ce, check, rules, usage
+from test_web import PASSWORD, sign_in
 
 from proactive.errors import LinkError
 from proactive.harness import Harness
@@ -29,7 +30,7 @@ from proactive.preferences import (
 )
 from proactive.sinks import MemorySink
 from proactive.store import ContextStore, sqlite_url
-from proactive.web import create_app
+from proactive.web import Accounts, create_app
 
 KEY = b"k" * 32
 LINK = PreferenceLink("C1", "outage-started", "nl", datetime(2026, 6, 1, tzinfo=UTC))
@@ -236,6 +237,122 @@ def test_stop_this_kind_and_callback_are_recorded(run: Run) -> None:
     assert set(ctx.stopped_rules) == {"data-bundle-nearly-used"}
     assert ctx.callback_requested_at == run.clock_at
     assert ctx.preferred_channel == "email"
+
+
+def test_language_quiet_hours_and_undoing_a_stop(run: Run) -> None:
+    """Every choice can be changed back; the page shows the state the next decision will
+    see (choices waiting for the engine included) in the language the customer chose."""
+    for n, line in enumerate(customer(), 1):
+        run.engine.process_batch([(line, f"test:{n}")])
+    (sent,) = run.notifications.records
+    page = run.page_of(sent)
+    assert '<html lang="en">' in run.client.get(page).text
+
+    text = run.press(page, "language", language="nl")
+    assert '<html lang="nl">' in text and "Uw keuze is vastgelegd" in text  # not yet drained
+    text = run.press(page, "quiet_hours", quiet_start="21:30", quiet_end="08:00")
+    assert 'value="21:30"' in text and 'value="08:00"' in text
+    text = run.press(page, "stop_commercial")
+    assert "Toch weer aanbiedingen ontvangen" in text
+    assert "Stop alle commerciële berichten" not in text
+    text = run.press(page, "stop_rule")
+    assert "U heeft dit soort berichten gestopt." in text
+    while run.engine.drain_inbound():
+        pass
+    ctx = run.store.load(["C1"])["C1"]
+    assert (ctx.language, f"{ctx.quiet_start:%H:%M}", f"{ctx.quiet_end:%H:%M}") == (
+        "nl",
+        "21:30",
+        "08:00",
+    )
+    assert ctx.objection_direct_marketing and "data-bundle-nearly-used" in ctx.stopped_rules
+
+    text = run.press(page, "resume_commercial")
+    assert "Stop alle commerciële berichten" in text
+    text = run.press(page, "resume_rule")
+    assert "Stop dit soort berichten" in text
+    while run.engine.drain_inbound():
+        pass
+    ctx = run.store.load(["C1"])["C1"]
+    assert not ctx.objection_direct_marketing and ctx.stopped_rules == {}
+    # what the customer said, in order, for the explorer
+    assert [(c.what, c.detail, c.via) for c in ctx.choices] == [
+        ("language", "nl", "preference_page"),
+        ("quiet_hours", "21:30-08:00", "preference_page"),
+        ("stop_commercial", None, "preference_page"),
+        ("stop_rule", "data-bundle-nearly-used", "preference_page"),
+        ("resume_commercial", None, "preference_page"),
+        ("resume_rule", "data-bundle-nearly-used", "preference_page"),
+    ]
+
+
+def test_after_undoing_the_stop_offers_arrive_again(run: Run) -> None:
+    for n, line in enumerate(customer(), 1):
+        run.engine.process_batch([(line, f"test:{n}")])
+    page = run.page_of(run.notifications.records[0])
+    run.press(page, "stop_commercial")
+    run.press(page, "resume_commercial")
+    while run.engine.drain_inbound():
+        pass
+    for n, line in enumerate(june(), 100):
+        run.engine.process_batch([(line, f"test:{n}")])
+    purposes = [n["data"]["purpose"] for n in run.notifications.records[1:]]
+    assert "commercial" in purposes and "service" in purposes
+
+
+@pytest.mark.parametrize(
+    ("choice", "fields"),
+    [
+        ("channel", {"channel": "fax"}),
+        ("language", {"language": "de"}),
+        ("quiet_hours", {"quiet_start": "25:99", "quiet_end": "08:00"}),
+        ("quiet_hours", {"quiet_start": "22:00"}),
+    ],
+)
+def test_a_value_the_page_never_offers_is_refused_and_nothing_kept(
+    run: Run, choice: str, fields: dict[str, str]
+) -> None:
+    signer = run.app.state.links
+    page = "/p/" + signer.sign(
+        PreferenceLink("C1", "outage-started", "en", run.clock_at + timedelta(days=1))
+    )
+    nonce = re.search(r'name="form_token" value="([^"]+)"', run.client.get(page).text)
+    assert nonce is not None
+    r = run.client.post(page, data={"choice": choice, "form_token": nonce[1], **fields})
+    assert r.status_code == 400
+    assert "That did not work" in r.text and 'role="alert"' in r.text
+    assert run.store.inbound() == []
+
+
+def test_the_explorer_shows_what_the_customer_chose(run: Run) -> None:
+    """Staff see the customer's choices beside the decisions: waiting ones at once (with
+    a note that the engine has not drained them), then the recorded history."""
+    for n, line in enumerate(customer(), 1):
+        run.engine.process_batch([(line, f"test:{n}")])
+    (decision,) = [d for d in run.decisions.records if d["verdict"] == "send"]
+    page = run.page_of(run.notifications.records[0])
+    run.press(page, "stop_commercial")
+    run.press(page, "callback")
+    Accounts(run.store).add("carol", "compliance", PASSWORD)
+    staff = TestClient(run.app, base_url="https://testserver")
+    assert sign_in(staff, "carol", PASSWORD).status_code == 303
+
+    shown = staff.get(f"/decisions/{decision['decision_id']}").text
+    assert "The customer&#39;s choices" in shown or "The customer's choices" in shown
+    assert "2 choice(s) made on the preference page are waiting" in shown
+    assert "<strong>stopped</strong> (objection to direct marketing)" in shown
+
+    while run.engine.drain_inbound():
+        pass
+    listed = staff.get("/decisions", params={"customer": "C1"}).text
+    assert "are waiting" not in listed
+    rows = re.findall(
+        r"<tr><td>[^<]*</td><td>([a-z ]+)</td><td>[^<]*</td><td>([a-z ]+)</td></tr>", listed
+    )
+    assert rows == [("callback", "preference page"), ("stop commercial", "preference page")]
+    # a customer id that is only a beginning, or unknown: no panel
+    assert "h-choices" not in staff.get("/decisions", params={"customer": "C"}).text
+    assert "h-choices" not in staff.get("/decisions", params={"customer": "C404"}).text
 
 
 def test_the_page_speaks_the_links_language_and_explains_why(run: Run) -> None:

@@ -31,7 +31,9 @@ from proactive.review import ReviewItem, history
 from proactive.web.accounts import Session
 from proactive.web.queries import (
     VERDICTS,
+    CustomerNow,
     DecisionSearch,
+    customer_now,
     review_record,
     rule_ids,
     search_decisions,
@@ -81,12 +83,14 @@ async def decisions_page(
     scope = session.user.rule_scope
     size = web.settings.page_size
 
-    def load() -> tuple[list[Any], list[str]]:
+    def load() -> tuple[list[Any], list[str], CustomerNow | None]:
         # one row more than a page: whether there is a next page, without counting all
         rows = search_decisions(web.store, q, scope=scope, limit=size + 1, offset=(page - 1) * size)
-        return rows, rule_ids(web.store, scope)
+        # an exact customer id: what that customer chose, next to their decisions
+        now = customer_now(web.store, q.customer) if q.customer else None
+        return rows, rule_ids(web.store, scope), now if now is not None and now.known else None
 
-    rows, rules = await run_in_threadpool(load)
+    rows, rules, customer_state = await run_in_threadpool(load)
     return render(
         request,
         "decisions.html.j2",
@@ -100,6 +104,7 @@ async def decisions_page(
         rules=rules,
         verdicts=VERDICTS,
         errors=errors,
+        customer_state=customer_state,
         base_query=urlencode(
             [(k, v) for k, v in request.query_params.multi_items() if k != "page" and v]
         ),
@@ -165,6 +170,7 @@ async def decision_page(
     if not session.user.sees_rule(str(rec.get("rule_id"))):
         raise Forbidden("this decision belongs to a rule that is not one of yours")
     record = await run_in_threadpool(review_record, web.store, done)
+    customer_state = await run_in_threadpool(customer_now, web.store, str(rec.get("customer_id")))
     dims = dimensions(rec)
     chart = Markup(
         charts.score_bars_svg(
@@ -196,5 +202,6 @@ async def decision_page(
         now=web.clock(),
         back=f"/decisions/{decision_id}",
         can_send=web.desk.can_send,
+        customer_state=customer_state if customer_state.known else None,
         nav="decisions",
     )

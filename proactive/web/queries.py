@@ -18,6 +18,9 @@ from typing import Any
 import orjson
 from sqlalchemy import func, select
 
+from proactive.context import CustomerContext, apply_event
+from proactive.errors import EventError
+from proactive.events import parse_event
 from proactive.gdpr import ERASURE_CHAIN
 from proactive.review import REVIEW_CHAIN
 from proactive.store import ContextStore, schema
@@ -240,3 +243,60 @@ def _moment(value: Any) -> datetime:
     except ValueError:
         return datetime.min.replace(tzinfo=UTC)
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+INBOUND_SCAN = 1000
+"""How many waiting choices are looked through for one customer's (the engine drains
+them every batch, so there are seldom more than a handful)."""
+
+
+@dataclass
+class CustomerNow:
+    """A customer's context as the next decision will see it, and how much of it is
+    still waiting for the engine."""
+
+    context: CustomerContext
+    known: bool
+    """False when the store holds nothing on this customer (never seen, or erased)."""
+    waiting: int
+    """Choices made on the preference page that the engine has not drained yet."""
+
+
+def customer_now(store: ContextStore, customer_id: str) -> CustomerNow:
+    """The store's context of ``customer_id`` with the choices still waiting applied on
+    top: the preference page must not show a choice as undone, nor the explorer miss
+    it, just because the engine has not drained it yet."""
+    found = store.load([customer_id]).get(customer_id)
+    ctx = found or CustomerContext(customer_id)
+    waiting = 0
+    for _, raw in store.inbound(INBOUND_SCAN):
+        try:
+            event = parse_event(raw)
+        except EventError:
+            continue  # the engine dead-letters it with the reason
+        if event.customer_id == customer_id:
+            apply_event(ctx, event)
+            waiting += 1
+    return CustomerNow(ctx, found is not None or waiting > 0, waiting)
+
+
+def last_message(store: ContextStore, customer_id: str, rule_id: str) -> dict[str, Any] | None:
+    """The newest decision record of ``rule_id`` for this customer that carries a message
+    (on any chain: "main" embedded, one per partition with Kafka), or None."""
+    t = schema.decisions
+    stmt = (
+        select(t.c.record)
+        .where(
+            t.c.customer_id == customer_id,
+            t.c.rule_id == rule_id,
+            t.c.chain.not_in(NOT_DECISIONS),
+        )
+        .order_by(t.c.created_at.desc(), t.c.seq.desc())
+        .limit(20)
+    )
+    with store.engine.connect() as conn:
+        for (raw,) in conn.execute(stmt):
+            rec: dict[str, Any] = orjson.loads(raw)
+            if isinstance(rec.get("message"), dict) and rec.get("verdict") in ("send", "defer"):
+                return rec
+    return None
