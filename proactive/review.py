@@ -11,7 +11,10 @@ the decision). A reviewer then acts on it:
   vulnerability, a cap, an offer that changed, a message no longer timely …)
   **refuses** the approval and the item stays pending; quiet hours move the delivery
   to the next allowed moment. An approved notification is delivered as the engine
-  delivers one, and the contact is recorded so caps and cooldowns see it.
+  delivers one, and the contact is recorded so caps and cooldowns see it. A sensitive
+  message goes to the secure inbox with, on the customer's own channel, the same plain
+  notice the engine sends (:func:`proactive.secure_notice.secure_notice_for`): never
+  the text in the clear, never without the notice.
 * **reject** — nothing is sent.
 
 An item nobody decided by ``expires_at`` **expires** (:func:`expire_stale`), and an
@@ -52,6 +55,7 @@ from proactive.events import event_from_dict
 from proactive.facts import ALL_GROUPS, build_facts
 from proactive.notifications import build_notification
 from proactive.rules import ExceptionSpec, RuleSet
+from proactive.secure_notice import secure_notice_for
 from proactive.sinks import Sink
 from proactive.store import ContextStore, ReviewWrite
 
@@ -112,8 +116,9 @@ class AlreadyDecided(ReviewError):
 class DeliveryError(ReviewError):
     """An approval was recorded but its notification could not be delivered.
 
-    ``outcome`` holds the approval and the notification, so it can be delivered again
-    (its ``id`` is the idempotency key: a second delivery is recognised downstream).
+    ``outcome`` holds the approval and the notification (with its secure-inbox notice,
+    if any: :attr:`Outcome.notifications`), so they can be delivered again (an ``id``
+    is the idempotency key: a second delivery is recognised downstream).
     """
 
     def __init__(self, message: str, outcome: Outcome) -> None:
@@ -215,6 +220,8 @@ class Recheck:
             "deliver_at": rec.get("deliver_at"),
             "channel": rec.get("channel"),
             "offer_id": offer.get("id"),
+            # a sensitive message in the secure inbox: the plain notice's channel
+            "notice_channel": (rec.get("action") or {}).get("notice_channel"),
             "rules_revision": rec.get("rules_revision"),
             "ethics_revision": rec.get("ethics_revision"),
         }
@@ -232,11 +239,20 @@ class Outcome:
     record: dict[str, Any]
     """The sealed review record."""
     notification: dict[str, Any] | None = None
+    """The approved message (kind ``message``)."""
+    notice: dict[str, Any] | None = None
+    """For a sensitive message in the secure inbox: the plain notice on the customer's
+    own channel (kind ``secure_notice``), as the engine sends it."""
 
     @property
     def sent(self) -> bool:
         """Whether a notification was produced."""
         return self.notification is not None
+
+    @property
+    def notifications(self) -> list[dict[str, Any]]:
+        """What goes to the sink, in the engine's order: the message, then its notice."""
+        return [n for n in (self.notification, self.notice) if n is not None]
 
 
 # -- the engine's side -------------------------------------------------------------------
@@ -412,9 +428,11 @@ def approve(
     Past ``expires_at`` the item expires instead. A re-check that blocks refuses the
     approval (the item stays pending, the refusal is recorded). Otherwise the
     notification is built as the engine builds one — delivered at the next allowed
-    moment when it is quiet hours now — the contact is recorded in the same
-    transaction as the approval, and after the commit the notification goes to
-    ``sink``. A delivery failure raises :class:`DeliveryError` (the approval stands).
+    moment when it is quiet hours now; a sensitive message in the secure inbox with the
+    engine's plain notice on the customer's own channel — the contact is recorded in
+    the same transaction as the approval, and after the commit the notification (and
+    notice) go to ``sink`` in one write. A delivery failure raises
+    :class:`DeliveryError` (the approval stands).
     """
     reviewer, reason = _required(reviewer, reason)
     joker: ExceptionSpec | None = None
@@ -453,14 +471,17 @@ def approve(
                 item.decision_id, reviewer=reviewer, action="refused", reason=reason, decided_at=now
             )
             return Outcome(item, "refused", rc.refusals, rec)
-        outcome = _approved(w, item, rc, reviewer, reason, now)
+        outcome = _approved(w, item, rc, ruleset, reviewer, reason, now)
     assert outcome.notification is not None
     try:
-        sink.write([outcome.notification])
+        sink.write(outcome.notifications)
     except Exception as exc:  # any sink failure: the approval is recorded, say so plainly
+        what = f"notification {outcome.notification['id']}"
+        if outcome.notice is not None:
+            what += f" and its secure-inbox notice {outcome.notice['id']}"
         raise DeliveryError(
             f"approved and recorded (review record {outcome.record['decision_id']}), but "
-            f"notification {outcome.notification['id']} could not be delivered: {exc}",
+            f"{what} could not be delivered: {exc}",
             outcome,
         ) from exc
     return outcome
@@ -542,7 +563,13 @@ def recheck(
 
 
 def _approved(
-    w: ReviewWrite, item: ReviewItem, rc: Recheck, reviewer: str, reason: str, now: datetime
+    w: ReviewWrite,
+    item: ReviewItem,
+    rc: Recheck,
+    ruleset: RuleSet,
+    reviewer: str,
+    reason: str,
+    now: datetime,
 ) -> Outcome:
     cand, a, full = rc.candidate, rc.assessment, rc.record
     assert cand is not None and a is not None and full is not None and cand.message is not None
@@ -551,10 +578,14 @@ def _approved(
     review_id = _review_id(seq, item.decision_id, "approved")
     # the notification carries the reviewed decision's id; the approval (this review
     # record, named in review_id) is what allowed it, standing in for a send verdict
-    note = build_notification(
-        cand, {**full, "verdict": "send", "decision_id": item.decision_id}, deliver_at
-    )
+    sent = {**full, "verdict": "send", "decision_id": item.decision_id}
+    note = build_notification(cand, sent, deliver_at)
     note["data"]["review_id"] = review_id
+    # sensitive: the message waits in the secure inbox; the customer's own channel gets
+    # the engine's plain notice (same text, language, addressee, consent check)
+    notice = secure_notice_for(cand, sent, deliver_at, ruleset.templates)
+    if notice is not None:
+        notice["data"]["review_id"] = review_id
     contact = Contact(
         deliver_at,
         cand.rule_id,
@@ -569,6 +600,9 @@ def _approved(
         "notification_id": note["id"],
         "deliver_at": deliver_at.isoformat(),
         "channel": cand.channel,
+        # the plain secure-inbox notice sent with a sensitive message (None: no notice)
+        "notice_id": notice["id"] if notice is not None else None,
+        "notice_channel": notice["data"]["channel"] if notice is not None else None,
         "message_sha256": hashlib.sha256(cand.message.text.encode()).hexdigest(),
         "contact": {
             "at": deliver_at.isoformat(),
@@ -579,7 +613,7 @@ def _approved(
         },
     }
     rec = _decide(w, item, "approved", reviewer, reason, now, rc.reasons, rc, extra)
-    return Outcome(item, "approved", rc.reasons, rec, note)
+    return Outcome(item, "approved", rc.reasons, rec, note, notice)
 
 
 def _decide(

@@ -267,8 +267,13 @@ def test_approve_sends_one_notification_and_records_the_contact(
 
     (note,) = run.notifications()
     assert note == outcome.notification
+    # not sensitive: no secure-inbox notice (tests/test_review_secure.py has the other case)
+    assert outcome.notice is None and outcome.notifications == [note]
+    assert (outcome.record["notice_id"], outcome.record["notice_channel"]) == (None, None)
+    assert outcome.record["recheck"]["notice_channel"] is None
     assert note["type"] == "proactive.notification" and note["subject"] == "C1"
     data = note["data"]
+    assert data["kind"] == "message"
     assert data["decision_id"] == item.decision_id
     assert data["review_id"] == outcome.record["decision_id"]
     assert data["offer"]["id"] == "data-10gb" and data["channel"] == "app_inbox"
