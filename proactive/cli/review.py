@@ -350,6 +350,11 @@ def _report(outcome: Outcome) -> None:
             f"approved {item.decision_id}: notification {note['id']} to {item.customer_id} "
             f"by {note['data']['channel']}, delivered at {note['data']['deliver_at']}"
         )
+        if outcome.notice is not None:
+            click.echo(
+                f"  with plain notice {outcome.notice['id']} by "
+                f"{outcome.notice['data']['channel']} (the message is in the secure inbox)"
+            )
         for r in outcome.reasons:
             click.echo(f"  - {r}")
         return
