@@ -7,7 +7,8 @@ with ``executable_path``; nothing is downloaded) take three pictures:
 
 * ``queue.png``: the review queue, signed in as compliance;
 * ``decision.png``: one held decision, explained (message, dimension chart, value check);
-* ``report.png``: the report of the data-bundle rule (charts, reasons, fairness).
+* ``report.png``: the report of the data-bundle rule (charts, reasons, fairness);
+* ``preferences.png``: the customer's preference page of an offer, on a phone.
 
 Usage: ``python scripts/screenshots.py [--out docs/screenshots]`` (``make screenshots``).
 Chromium is ``$PROACTIVE_CHROMIUM`` or ``chromium`` on the PATH.
@@ -16,6 +17,7 @@ Chromium is ``$PROACTIVE_CHROMIUM`` or ``chromium`` on the PATH.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -95,6 +97,13 @@ def main() -> int:
                     "decision.png": (f"/decisions/{items[0].decision_id}", None),
                     "report.png": (f"/reports/{REPORT_RULE}", 1500),
                 }
+                # the preference link of a sent offer, as the customer opens it on a phone
+                offer = next(
+                    n
+                    for n in map(json.loads, (run / "notifications.jsonl").open())
+                    if n["data"].get("purpose") == "commercial"
+                )
+                token = str(offer["data"]["preferences_url"]).rsplit("/p/", 1)[1]
                 for name, (path, height) in shots.items():
                     page.goto(server.url + path)
                     clip = (
@@ -104,6 +113,10 @@ def main() -> int:
                     )
                     page.screenshot(path=str(args.out / name), full_page=True, clip=clip)
                     print(f"{args.out / name}")
+                phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="nl-NL")
+                phone.goto(f"{server.url}/p/{token}")
+                phone.screenshot(path=str(args.out / "preferences.png"), full_page=True)
+                print(f"{args.out / 'preferences.png'}")
                 browser.close()
         finally:
             store.close()
