@@ -72,8 +72,9 @@ class Choice(msgspec.Struct, omit_defaults=True):
     """One choice the customer made themselves (preference page, SMS reply).
 
     ``what`` is one of ``stop_commercial``, ``resume_commercial``, ``stop_rule``,
-    ``resume_rule``, ``channel``, ``language``, ``quiet_hours``, ``callback`` and
-    ``callback_cancelled``; ``detail`` the rule, channel, language or hours chosen.
+    ``resume_rule``, ``channel``, ``language``, ``quiet_hours``, ``callback``,
+    ``callback_cancelled`` and ``called_back`` (by staff, ``via: agent``); ``detail`` the
+    rule, channel, language or hours chosen, or who called back.
     """
 
     at: datetime
@@ -276,8 +277,15 @@ def _apply_preferences(ctx: CustomerContext, data: PreferencesChanged, at: datet
         ctx.note_choice(at, "resume_rule", data.via, data.resume_rule)
     if data.callback_requested is not None:
         ctx.callback_requested_at = at if data.callback_requested else None
-        what = "callback" if data.callback_requested else "callback_cancelled"
-        ctx.note_choice(at, what, data.via)
+        if data.callback_requested:
+            ctx.note_choice(at, "callback", data.via)
+        elif data.via == "agent":
+            who = data.handled_by or "staff"
+            ctx.note_choice(
+                at, "called_back", data.via, f"{who}: {data.note}" if data.note else who
+            )
+        else:
+            ctx.note_choice(at, "callback_cancelled", data.via)
 
 
 def _note_profile_choice(ctx: CustomerContext, data: ProfileUpdated, at: datetime) -> None:

@@ -226,6 +226,10 @@ class PreferencesChanged(_Payload):
     resume_rule: str | None = Field(default=None, min_length=1, max_length=128)
     callback_requested: bool | None = None
     via: Literal["preference_page", "sms_reply", "agent"] = "preference_page"
+    handled_by: str | None = Field(default=None, min_length=1, max_length=64)
+    """The staff member who called back (``via: agent``, from the callbacks page)."""
+    note: str | None = Field(default=None, max_length=500)
+    """What the staff member noted about the call (shown to staff with the choice)."""
 
 
 class CustomerReply(_Payload):

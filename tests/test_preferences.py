@@ -355,6 +355,57 @@ def test_the_explorer_shows_what_the_customer_chose(run: Run) -> None:
     assert "h-choices" not in staff.get("/decisions", params={"customer": "C404"}).text
 
 
+def test_staff_see_callback_requests_and_mark_them_done(run: Run) -> None:
+    """A request from the page and one by SMS are listed oldest first; marking one done
+    needs a note and the CSRF token, is an event like the customer's own, and names
+    who called. Product users do not see the list."""
+    for n, line in enumerate(customer(), 1):
+        run.engine.process_batch([(line, f"test:{n}")])
+    sms = ce("customer.reply", "C2", T0 - timedelta(days=1), text="BEL MIJ")
+    run.engine.process_batch([(sms, "test:sms")])
+    run.press(run.page_of(run.notifications.records[0]), "callback")
+    accounts = Accounts(run.store)
+    accounts.add("alice", "reviewer", PASSWORD)
+    accounts.add("paula", "product", PASSWORD)
+    staff = TestClient(run.app, base_url="https://testserver")
+    assert sign_in(staff, "alice", PASSWORD).status_code == 303
+
+    page = staff.get("/callbacks").text
+    assert re.findall(r'<a href="/decisions\?customer=(C\d)">', page) == ["C2", "C1"]
+    assert "sms reply" in page and "(waiting for the engine)" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+
+    no_csrf = staff.post("/callbacks/C1/done", data={"note": "called, all fine"})
+    assert no_csrf.status_code == 403
+    no_note = staff.post(
+        "/callbacks/C1/done", data={"csrf_token": token[1], "note": " "}, follow_redirects=False
+    )
+    assert no_note.headers["location"] == "/callbacks?error=note"
+    assert len(run.store.inbound()) == 1  # only the customer's own request
+    ok = staff.post(
+        "/callbacks/C1/done",
+        data={"csrf_token": token[1], "note": "called, bundle explained"},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+    while run.engine.drain_inbound():
+        pass
+    page = staff.get("/callbacks").text
+    assert re.findall(r'<a href="/decisions\?customer=(C\d)">', page) == ["C2"]
+    ctx = run.store.load(["C1"])["C1"]
+    assert ctx.callback_requested_at is None
+    assert [(c.what, c.via, c.detail) for c in ctx.choices][-2:] == [
+        ("callback", "preference_page", None),
+        ("called_back", "agent", "alice: called, bundle explained"),
+    ]
+
+    product = TestClient(run.app, base_url="https://testserver")
+    assert sign_in(product, "paula", PASSWORD).status_code == 303
+    assert product.get("/callbacks").status_code == 403
+    assert 'href="/callbacks"' not in product.get("/decisions").text
+
+
 def test_the_page_speaks_the_links_language_and_explains_why(run: Run) -> None:
     signer = run.app.state.links
     expires = run.clock_at + timedelta(days=1)

@@ -70,6 +70,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the joker: lifting an organisation limit when approving
     "queue.except": frozenset({"compliance"}),
     "decisions.read": frozenset({"reviewer", "compliance", "product", "auditor"}),
+    # customers who asked for a person: the list, and marking one as called back
+    "callbacks.read": frozenset({"reviewer", "compliance"}),
+    "callbacks.act": frozenset({"reviewer", "compliance"}),
     "reports.read": frozenset({"compliance", "product", "auditor"}),
     "exceptions.read": frozenset({"compliance", "auditor"}),
     "audit.verify": frozenset({"compliance", "auditor"}),

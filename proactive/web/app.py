@@ -33,7 +33,17 @@ from proactive.reload import Reloader
 from proactive.rules import RuleSet
 from proactive.sinks import Sink
 from proactive.store import ContextStore
-from proactive.web import api, audit, customer, explorer, jokers, reports, review_queue, signin
+from proactive.web import (
+    api,
+    audit,
+    callbacks,
+    customer,
+    explorer,
+    jokers,
+    reports,
+    review_queue,
+    signin,
+)
 from proactive.web.accounts import Accounts
 from proactive.web.desk import ReviewDesk
 from proactive.web.security import (
@@ -56,6 +66,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports.router,  # /reports, /reports/RULE
     jokers.router,  # /exceptions
     audit.router,  # /audit
+    callbacks.router,  # /callbacks, /callbacks/ID/done
     api.router,  # /api/...
     # The customer's side: no staff session (never security.require); each route checks
     # its own signed, expiring link, and every form carries a signed nonce.

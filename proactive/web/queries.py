@@ -300,3 +300,49 @@ def last_message(store: ContextStore, customer_id: str, rule_id: str) -> dict[st
             if isinstance(rec.get("message"), dict) and rec.get("verdict") in ("send", "defer"):
                 return rec
     return None
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    """A customer waiting for a person to call back."""
+
+    customer_id: str
+    asked_at: datetime
+    via: str
+    language: str | None
+    waiting: bool
+    """True while the request itself is still waiting for the engine."""
+
+
+def open_callbacks(store: ContextStore, limit: int) -> list[CallbackRequest]:
+    """Customers who asked to be called back and were not yet, oldest request first.
+
+    A context holds ``callback_requested_at`` only while a request is open (the JSON
+    omits empty fields), so a ``LIKE`` on the document finds them without decoding
+    every customer; requests still waiting for the engine are added from the inbound
+    table.
+    """
+    t = schema.customers
+    ids: set[str] = set()
+    with store.engine.connect() as conn:
+        stmt = select(t.c.customer_id).where(t.c.doc.like('%"callback_requested_at"%'))
+        ids.update(r[0] for r in conn.execute(stmt))
+    for _, raw in store.inbound(INBOUND_SCAN):
+        try:
+            event = parse_event(raw)
+        except EventError:
+            continue
+        if event.type == "customer.preferences_changed":
+            ids.add(event.customer_id)
+    found: list[CallbackRequest] = []
+    for cid in ids:
+        now = customer_now(store, cid)
+        asked = now.context.callback_requested_at
+        if asked is None:
+            continue
+        via = next(
+            (c.via for c in reversed(now.context.choices) if c.what == "callback"), "unknown"
+        )
+        found.append(CallbackRequest(cid, asked, via, now.context.language, now.waiting > 0))
+    found.sort(key=lambda r: (r.asked_at, r.customer_id))
+    return found[:limit]

@@ -35,6 +35,7 @@ def test_the_sign_in_page_passes_axe(page: Page, serve: Serve) -> None:
         f"/reports/{RULE}",
         "/exceptions",
         "/audit",
+        "/callbacks",
     ],
 )
 def test_a_staff_page_passes_axe(page: Page, serve: Serve, path: str) -> None:
