@@ -3,7 +3,9 @@
 ``open_engine`` loads the rule set and the policy (refusing broken files with every
 problem listed), opens the store and the sinks of an output directory, and returns
 a ready :class:`~proactive.pipeline.Engine` — with ``watch``, one that reloads the
-rules and the policy while it runs (:mod:`proactive.reload`).
+rules and the policy while it runs (:mod:`proactive.reload`). The engine puts the
+loaded policy's log masking (``masking.log_fields``) in force as it starts, and a
+reloaded policy's at the swap (:func:`proactive.logs.apply_policy`).
 """
 
 from __future__ import annotations

@@ -3,14 +3,17 @@
 * :func:`export_customer` — everything held on one customer (GDPR art. 15 and 20) as
   JSON-ready data: the context (profile, consents, usage, contact history), the events
   processed (ids and times, and the payloads still kept to act later), every decision
-  and review record, the review items, contacts, deferred messages, notifications and
-  dead letters — from the store and, for an embedded run, its output folder.
+  and review record, the review items, contacts, deferred messages, the choices made on
+  the preference page that still wait for the engine (``inbound_events``),
+  notifications and dead letters — from the store and, for an embedded run, its output
+  folder.
 * :func:`forget` — erasure (art. 17) that keeps the audit trail verifiable. The
   customer's records in every chain are *redacted*, not deleted: the customer id
   becomes a random pseudonym and the personal fields (the message text of a decision;
   the reviewer's words of a review record) are removed. A schema 2 record's hash covers
   only commitments to those fields (:mod:`proactive.decisions`), so every hash and link
-  stays valid. The context, contacts, deferred messages and dead letters are deleted;
+  stays valid. The context, contacts, deferred messages, waiting inbound events (the
+  customer's choices not yet drained by an engine) and dead letters are deleted;
   review items and processed event ids stay under the pseudonym without their
   payloads. A sealed **erasure record** on the ``erasure`` chain lists every record
   redacted and counts what was deleted; ``proactive audit verify`` checks that every
@@ -18,6 +21,10 @@
 * :func:`purge` — retention (``retention`` in the policy): the same redaction, per
   item whose period has run out, with erasure records of kind ``retention``. The
   running service can call ``purge(store, policy, now)`` once a day.
+
+A running engine follows the ``erasure`` chain and drops its cached contexts when it
+grows, and its store commit does not write back a context erased while its batch was
+in flight (``proactive.pipeline.Engine``, ``ContextStore.commit``).
 
 Files of an embedded run (``decisions.jsonl``, ``notifications.jsonl``,
 ``dead-letter.jsonl``) are rewritten to match, when their folder is given. Do not run
@@ -50,7 +57,7 @@ from proactive.decisions import SCHEMA_VERSION, RedactionMark, record_type, reda
 from proactive.errors import ProactiveError
 from proactive.ethics.policy import Policy
 from proactive.review import ReviewItem
-from proactive.store import ContextStore
+from proactive.store import ERASURE_CHAIN, ContextStore
 from proactive.store.privacy import (
     PrivacyWrite,
     customer_rows,
@@ -68,9 +75,6 @@ __all__ = [
     "forget",
     "purge",
 ]
-
-ERASURE_CHAIN = "erasure"
-"""The chain of erasure records (forget and retention), written under the review lock."""
 
 EXPORT_FORMAT = "proactive.customer-export/1"
 
@@ -159,6 +163,7 @@ def export_customer(
         "contacts": [],
         "deferred": [],
         "review_items": [],
+        "inbound": [],
     }
     sources: list[str] = []
     if store is not None:
@@ -229,6 +234,8 @@ def export_customer(
         "notifications": notifications,
         "contacts": held["contacts"],
         "deferred": held["deferred"],
+        # choices made on the preference page that no engine has processed yet
+        "inbound_events": held["inbound"],
         "dead_letters": dead_letters,
     }
 
@@ -299,6 +306,7 @@ def forget(
             "deferred": w.delete_deferred(cid),
             "review_items": w.erase_review_items(cid, pseudonym),
             "processed_events": w.relink_events(cid, pseudonym),
+            "inbound_events": w.delete_inbound(cid),
             "dead_letters": w.delete_dead_letters(dead),
         }
         record = _erasure_record(
@@ -386,7 +394,8 @@ def purge(
     redacted: dict[str, tuple[RedactionMark, dict[str, Any]]] = {}
     if text_cut is not None:
         while True:
-            with privacy_write(store) as w:
+            # redacting only: engines go on committing meanwhile
+            with privacy_write(store, deletes=False) as w:
                 rows = w.decisions_before(
                     text_cut, "message", exclude_chain=ERASURE_CHAIN, limit=batch
                 )

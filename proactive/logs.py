@@ -5,9 +5,12 @@ operator can follow one customer through the log without the log revealing who i
 is. The key comes from ``PROACTIVE_LOG_MASK_KEY`` (never from the repository).
 
 Which fields are masked is policy (``masking.log_fields`` in ``ethics/policy.yaml``):
-:func:`apply_policy` puts a policy's list in force. Until then the shipped policy's
-fields (``customer_id``, ``name``) are masked — a process that never read a policy
-masks rather than leaks.
+:func:`apply_policy` puts a policy's list in force; the engine
+(:class:`proactive.pipeline.Engine`) calls it with its policy when it starts and when a
+new policy revision is swapped in, so ``open_engine``, the Kafka service and hot reload
+all mask what the policy in force says. The list is process-wide: the last policy
+applied wins. Until one is applied the shipped policy's fields (``customer_id``,
+``name``) are masked — a process that never read a policy masks rather than leaks.
 
 :class:`MaskingFilter` is the second line: a log call that puts an event or a record
 in the message (``"subject": "C1"``, ``'name': 'Ann'``, ``customer_id=C1``), or an

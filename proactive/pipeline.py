@@ -12,9 +12,18 @@ into the contexts it holds. Nothing reaches the notification sink without a deci
 record whose verdict allowed it (or, for a reviewed one, an approval on the review
 chain).
 
+The engine caches contexts. Before each batch it also looks at the ``erasure`` chain
+(``proactive.gdpr``: forget, retention): when an erasure that may have deleted
+contexts appeared, it drops the cache, so an erased customer's context is never written
+back from memory; a new event of that customer starts a fresh context. A batch
+prepared before such an erasure and committed after it is caught by the store's commit
+(:meth:`~proactive.store.ContextStore.commit`).
+
 With a :class:`~proactive.reload.Reloader`, the engine looks for a new rule or policy
 revision between two batches (:meth:`Engine.reload`) and swaps it in there: every
-batch is decided by one revision, recorded in each of its decisions.
+batch is decided by one revision, recorded in each of its decisions. The policy in
+force also says which fields logs mask (``masking.log_fields``, applied through
+:func:`proactive.logs.apply_policy` when the engine starts and at each swap).
 """
 
 from __future__ import annotations
@@ -39,14 +48,15 @@ from proactive.ethics.limits import COMMERCIAL_ONLY
 from proactive.ethics.policy import DIMENSIONS
 from proactive.events import Event, event_from_dict, parse_event
 from proactive.facts import ALL_GROUPS, build_facts
-from proactive.logs import mask
+from proactive.logs import apply_policy, mask
 from proactive.metrics import Metrics
-from proactive.notifications import build_notification, build_secure_notice
+from proactive.notifications import build_notification
 from proactive.reload import Reloader, retire
 from proactive.review import REVIEW_CHAIN, contact_of, expire_stale, queue_row
 from proactive.rules import CompiledRule, RuleSet
+from proactive.secure_notice import secure_notice_for
 from proactive.sinks import Sink
-from proactive.store import Batch, ContextStore
+from proactive.store import ERASURE_CHAIN, Batch, ContextStore
 
 log = logging.getLogger(__name__)
 
@@ -196,25 +206,41 @@ class Engine:
         self._committed_heads: dict[str, tuple[int, str]] = {}
         self._stream_time: datetime | None = None
         self._review_seq: int | None = None
+        self._erasure_seq: int | None = None
+        self._new: set[str] = set()
+        """Cached contexts this engine created that the store does not hold yet."""
         self.owned_chains: set[str] | None = None
         """Chains whose deferred messages this engine releases (None: all; the Kafka
         service sets the chains of its assigned partitions)."""
         self.reloader = reloader
         """Where new revisions come from (None: the revision given here stays)."""
+        # logs mask what the policy in force says (process-wide: one policy per process)
+        apply_policy(check.policy.masking)
 
     # -- driving -----------------------------------------------------------------------
 
     def run(
         self, raws: Iterable[RawEvent], progress: Callable[[int], None] | None = None
     ) -> Summary:
-        """Process every event, in batches; release deferred messages that fall due."""
+        """Process every event, in batches; release deferred messages that fall due.
+
+        Per batch: look for a new revision (:meth:`reload`), read the next chunk from
+        the source (this may block, e.g. on stdin), drain the customers' choices that
+        are waiting (:meth:`drain_inbound`) — after the read, so a choice made while
+        the source was blocked counts for the very chunk that ends the wait — then
+        process the chunk. When the source has ended, the choices still waiting are
+        drained before returning.
+        """
         it: Iterator[RawEvent] = iter(raws)
         while True:
             self.reload()
-            self.drain_inbound()
             chunk = list(islice(it, self.batch_size))
             if not chunk:
+                # a final drain: everything waiting now, a batch at a time
+                while self.drain_inbound() >= self.batch_size:
+                    pass
                 break
+            self.drain_inbound()
             self.process_batch(chunk)
             if progress is not None:
                 progress(len(chunk))
@@ -242,10 +268,11 @@ class Engine:
     def drain_inbound(self) -> int:
         """Process the customers' choices waiting in the store (the preference page).
 
-        Called at the same safe point as :meth:`reload`, between batches, so the next
-        batch's decisions honour them. The rows are deleted only after their batch is
-        committed; if the engine stops in between, they are read again and skipped as
-        duplicates (their event ids are in ``processed_events``). A choice carries the
+        Called between batches (by :meth:`run`: after the next chunk is read from the
+        source and before it is processed), so that chunk's decisions honour them. At
+        most ``batch_size`` choices, as one batch of their own. The rows are deleted only
+        after their batch is committed; if the engine stops in between, they are read
+        again and skipped as duplicates (their event ids are in ``processed_events``). A choice carries the
         wall-clock time it was made, which must not move the stream's clock (a replay of
         last month would release every deferred message at once): the stream time is
         kept, and nothing is released in this batch. Returns how many.
@@ -273,6 +300,7 @@ class Engine:
             self._rules = {cr.id: cr for cr in ruleset.rules}
         if check is not None:
             self.check = check
+            apply_policy(check.policy.masking)
         self.metrics.revisions.info({"rules": self.ruleset.revision, "policy": self.check.revision})
 
     def process_batch(self, raws: list[RawEvent]) -> None:
@@ -289,8 +317,9 @@ class Engine:
         unless ``release`` is false (a replay that only rebuilds state).
         """
         out = Prepared()
-        # before any event: this batch's decisions must see messages reviewers approved
-        self._follow_reviews(out)
+        # before any event: no context of an erased customer, and this batch's decisions
+        # must see messages reviewers approved
+        self._catch_up(out)
         events: list[tuple[Event, str]] = []
         for item in raws:
             raw, origin = item[0], item[1]
@@ -322,15 +351,43 @@ class Engine:
         return out
 
     def commit(self, prepared: Prepared, *, sinks: bool = True) -> None:
-        """Commit a prepared batch to the store (one transaction), then write the sinks."""
-        self.store.commit(prepared.batch, self.clock())
-        self._committed_heads.update(prepared.batch.chains)
+        """Commit a prepared batch to the store (one transaction), then write the sinks.
+
+        A customer erased while the batch was in flight (prepared before the erasure,
+        committed after it) is left out by the store (see ``ContextStore.commit``): its
+        context is not written back, and here it is dropped from the cache and its
+        notifications are withheld (the embedded run; the Kafka service has produced
+        them already). Its decision records stay, as links of the chain; they name the
+        customer until ``forget`` runs again, which the warning asks for.
+        """
+        batch = prepared.batch
+        # the store tells an erased context from one this batch created by this set
+        batch.new_contexts = {cid for cid in batch.contexts if cid in self._new}
+        erased = self.store.commit(batch, self.clock())
+        self._new.difference_update(batch.contexts)
+        self._committed_heads.update(batch.chains)
+        notifications = prepared.notifications
+        if erased:
+            for cid in erased:
+                self._cache.pop(cid, None)
+            notifications = [n for n in notifications if n.get("subject") not in erased]
+            for cid in sorted(erased):
+                held = sum(1 for n in prepared.notifications if n.get("subject") == cid)
+                log.warning(
+                    "customer=%s was erased while a batch was in flight: its context is not "
+                    "written back (%s notification(s) %s); the batch's decision records "
+                    "still name the customer: run forget again",
+                    mask(cid),
+                    held,
+                    "withheld" if sinks else "produced already",
+                )
         if sinks:
             self.outputs.decisions.write(prepared.decisions)
-            self.outputs.notifications.write(prepared.notifications)
+            self.outputs.notifications.write(notifications)
             self.outputs.dead_letters.write(prepared.dead_letters)
         while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+            evicted, _ = self._cache.popitem(last=False)
+            self._new.discard(evicted)
 
     def rollback(self, prepared: Prepared) -> None:
         """Forget a prepared batch that could not be committed.
@@ -340,6 +397,7 @@ class Engine:
         """
         for cid in prepared.batch.contexts:
             self._cache.pop(cid, None)
+            self._new.discard(cid)
         for chain in prepared.batch.chains:
             if chain in self._committed_heads:
                 self._heads[chain] = self._committed_heads[chain]
@@ -352,6 +410,7 @@ class Engine:
         Called when partitions move to another engine, or after a connection failure.
         """
         self._cache.clear()
+        self._new.clear()
         self._heads.clear()
         self._committed_heads.clear()
 
@@ -360,7 +419,7 @@ class Engine:
         until = until or self._stream_time
         if until is not None:
             out = Prepared()
-            self._follow_reviews(out)
+            self._catch_up(out)
             self.release_due(until, out)
             expire_stale(self.store, until)
             self.commit(out)
@@ -529,9 +588,9 @@ class Engine:
         if verdict == "send":
             deliver_at = j.assessment.deliver_at or c.at
             out.notifications.append(build_notification(c, rec, deliver_at))
-            if c.notice_channel is not None:
-                notice = self.ruleset.templates.secure_notice(c.language)
-                out.notifications.append(build_secure_notice(c, rec, deliver_at, notice))
+            notice = secure_notice_for(c, rec, deliver_at, self.ruleset.templates)
+            if notice is not None:
+                out.notifications.append(notice)
             c.ctx.record_contact(
                 Contact(
                     deliver_at,
@@ -666,6 +725,52 @@ class Engine:
                 return
         out.batch.deferred_closed.append((decision_id, status))
 
+    # -- what other processes changed --------------------------------------------------
+
+    def _catch_up(self, out: Prepared) -> None:
+        """Before a batch: follow the erasure chain, then the review chain.
+
+        Erasures first: dropping the cache after folding approvals into it would lose
+        nothing (the store has them), but folding first would write back a context the
+        erasure deleted. The batch carries the erasure watermark its contexts are read
+        against, for the store's check at commit.
+        """
+        self._follow_erasures()
+        out.batch.erasure_seq = self._erasure_seq
+        self._follow_reviews(out)
+
+    def _follow_erasures(self) -> None:
+        """Drop the cached contexts when an erasure may have deleted some since the last batch.
+
+        ``forget`` (and a retention purge of inactive customers) deletes contexts in
+        another process; a context this engine still caches would be written back at
+        its next commit, bringing the erased data back. An erasure record names only a
+        pseudonym, never the customer, so the whole cache goes: erasures are rare, and
+        the contexts are read again from the store (an erased one is absent: a new
+        event of that customer starts a fresh context). Records that cannot have
+        deleted a context (retention of message texts, event payloads, dead letters:
+        ``removed`` has no contexts) keep the cache. As with the review chain, the
+        erasure chain's sequence number is an exact watermark (it is written under the
+        review lock, one record at a time), so asking for what is new is one indexed
+        query per batch.
+
+        Between batches nothing uncommitted is cached, so dropping is always safe. A
+        batch that was already prepared when the erasure committed is the store's
+        concern: see :meth:`commit`.
+        """
+        if self._erasure_seq is None:
+            # contexts read from the store from now on are read after these erasures
+            self._erasure_seq = self.store.chain_head(ERASURE_CHAIN)[0]
+            return
+        drop = False
+        for rec in self.store.decision_records(ERASURE_CHAIN, after=self._erasure_seq):
+            self._erasure_seq = max(self._erasure_seq, int(rec["seq"]))
+            drop = drop or _may_delete_contexts(rec)
+        if drop:
+            self._cache.clear()
+            self._new.clear()
+            log.info("erasure up to seq %s: cached contexts dropped", self._erasure_seq)
+
     # -- the review queue --------------------------------------------------------------
 
     def _follow_reviews(self, out: Prepared) -> None:
@@ -702,6 +807,7 @@ class Engine:
         if ctx is None:
             ctx = CustomerContext(customer_id)
             self._cache[customer_id] = ctx
+            self._new.add(customer_id)
         else:
             self._cache.move_to_end(customer_id)
         return ctx
@@ -733,6 +839,18 @@ class Engine:
         if st is None:
             st = self.summary.rules[rule_id] = RuleStats()
         return st
+
+
+def _may_delete_contexts(rec: dict[str, Any]) -> bool:
+    """Whether an erasure record may stand for deleted contexts (see ``proactive.gdpr``).
+
+    Only a retention record whose ``removed`` counts no contexts is known not to: a
+    ``forget``, or any kind this engine does not know, is taken to have deleted some.
+    """
+    if rec.get("kind") != "retention":
+        return True
+    removed = rec.get("removed")
+    return not isinstance(removed, dict) or bool(removed.get("contexts"))
 
 
 def _spec(c: Candidate, chain: str) -> dict[str, Any]:

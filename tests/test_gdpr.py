@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -551,12 +552,18 @@ def test_an_exception_quoting_an_event_is_masked(masked_log: pytest.LogCaptureFi
 
 
 def test_the_policy_decides_which_fields_are_masked(
-    masked_log: pytest.LogCaptureFixture, make_harness: Callable[..., Harness]
+    masked_log: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    """A policy that masks only the name: the customer id may appear, the name not."""
-    logs.apply_policy(Masking(log_fields=["name"]))
+    """An engine whose policy masks only the name: the customer id may appear, the name
+    not (the engine puts its policy's masking in force when it starts)."""
+    for name in ("policy.yaml", "manipulation.yaml"):
+        shutil.copy(POLICY.parent / name, tmp_path / name)
+    text = (tmp_path / "policy.yaml").read_text(encoding="utf-8")
+    (tmp_path / "policy.yaml").write_text(
+        text.replace("log_fields: [customer_id, name]", "log_fields: [name]"), encoding="utf-8"
+    )
+    h = Harness(rules_dir=RULES, policy=tmp_path / "policy.yaml")
     assert logs.mask(SAM) == SAM and logs.mask(SAM_NAME, "name") != SAM_NAME
-    h = make_harness()
     feed_harness(h)
     logging.getLogger("proactive.test").warning("could not use %s", BAD_EVENT)
     assert SAM in masked_log.text and SAM_NAME not in masked_log.text

@@ -15,6 +15,14 @@ Erasures and retention purges (``proactive.gdpr``, through
 :mod:`proactive.store.privacy`) take the same lock, redact records in place and
 extend only the ``erasure`` chain.
 
+An erasure must not be undone by an engine that still holds the customer's context in
+memory. Engines follow the ``erasure`` chain and drop their cached contexts when it
+grows (``Engine._follow_erasures``); a batch *prepared* before an erasure and
+*committed* after it is caught here: the batch carries the erasure chain's head it was
+prepared against (:attr:`Batch.erasure_seq`), and the commit transaction, taking turns
+with erasures (:data:`ERASURE_LOCK`), leaves out the rows of customers whose stored
+context disappeared in between (see :meth:`ContextStore.commit`).
+
 The schema is created and upgraded by Alembic migrations at open time.
 """
 
@@ -22,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,12 +47,18 @@ from proactive.context import Contact, CustomerContext
 from proactive.errors import StoreError
 from proactive.store import schema
 
-__all__ = ["Batch", "ContextStore", "ReviewWrite", "sqlite_url"]
+__all__ = ["ERASURE_CHAIN", "Batch", "ContextStore", "ReviewWrite", "sqlite_url"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 GENESIS_HASH = "0" * 64
 REVIEW_LOCK = 7301002
 """PostgreSQL advisory lock key that serialises review actions (see :meth:`ContextStore.review_write`)."""
+ERASURE_LOCK = 7301003
+"""PostgreSQL advisory lock key: an erasure that deletes rows holds it exclusively, an
+engine's commit of contexts holds it shared (engines do not wait for each other), so the
+two take turns (SQLite's single write lock does the same there)."""
+ERASURE_CHAIN = "erasure"
+"""The chain of erasure records (forget and retention), written under the review lock."""
 
 
 def sqlite_url(path: Path | str) -> str:
@@ -68,6 +82,13 @@ class Batch:
     """New head (sequence number, hash) of each decision chain the batch extended."""
     offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)
     """Next offset to read per (consumer group, topic, partition), stored with the state."""
+    erasure_seq: int | None = None
+    """The head of the ``erasure`` chain the batch's contexts were read against (None:
+    not checked). If the chain grew since, :meth:`ContextStore.commit` checks that the
+    contexts are still stored."""
+    new_contexts: set[str] = field(default_factory=set)
+    """Customers whose context the batch created (the store held none): an absent row
+    is expected for them, not a sign of an erasure."""
 
 
 class ContextStore:
@@ -288,21 +309,22 @@ class ContextStore:
             yield ReviewWrite(self, conn)
 
     @contextmanager
-    def _locked(self, what: str) -> Iterator[Connection]:
+    def _locked(self, what: str, *, erasure: bool = False) -> Iterator[Connection]:
         """A transaction holding the review lock (review actions, erasures: see
-        :mod:`proactive.store.privacy`); a database error becomes ``StoreError(what)``."""
+        :mod:`proactive.store.privacy`); a database error becomes ``StoreError(what)``.
+
+        ``erasure``: also hold :data:`ERASURE_LOCK` exclusively (a step that may delete
+        contexts), so that no engine commits a context meanwhile.
+        """
         try:
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": REVIEW_LOCK})
+                    if erasure:
+                        # always after the review lock: one order, no deadlock
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ERASURE_LOCK})
                 else:
-                    # a write as the first statement takes SQLite's write lock now, not at
-                    # the first real write (when a reader upgrading would fail as busy)
-                    conn.execute(
-                        update(schema.chain_head)
-                        .where(schema.chain_head.c.chain == "")
-                        .values(seq=schema.chain_head.c.seq)
-                    )
+                    _sqlite_write_lock(conn)
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"{what}: {exc}") from exc
@@ -352,10 +374,29 @@ class ContextStore:
 
     # -- the one write ---------------------------------------------------------------
 
-    def commit(self, batch: Batch, now: datetime) -> None:
-        """Write everything the batch changed in one transaction."""
+    def commit(self, batch: Batch, now: datetime) -> set[str]:
+        """Write everything the batch changed in one transaction.
+
+        Returns the customers erased while the batch was in flight, whose rows were
+        left out (usually none). That happens when an erasure (``proactive.gdpr.forget``,
+        or a retention purge of inactive customers) commits after the engine read a
+        context and before this commit: writing the context would bring the erased
+        customer back (profile, consents, contact history). So when the ``erasure``
+        chain has grown past :attr:`Batch.erasure_seq`, a context the batch did not
+        create whose row is gone is not written, and neither are that customer's
+        contacts, deferred messages and review items of this batch (no message is left
+        to go out later on erased data). What stays: the processed event ids (a replay
+        must not bring the customer back) and the decision records, which are links of
+        a chain and may be published already; they name the customer until ``forget``
+        runs again (it is idempotent). The check takes turns with erasures
+        (:data:`ERASURE_LOCK`; SQLite: the write lock, taken first).
+        """
+        erased: set[str] = set()
         try:
             with self.engine.begin() as conn:
+                erased = self._erased_meanwhile(conn, batch)
+                if erased:
+                    batch = _without(batch, erased)
                 if batch.processed:
                     for r in batch.processed:
                         r["event_time"] = self._dt(r["event_time"])
@@ -401,6 +442,29 @@ class ContextStore:
                     )
         except Exception as exc:  # SQLAlchemy raises many kinds; the caller needs one
             raise StoreError(f"could not commit batch: {exc}") from exc
+        return erased
+
+    def _erased_meanwhile(self, conn: Connection, batch: Batch) -> set[str]:
+        """Customers of the batch whose stored context an erasure removed after the
+        batch's contexts were read (see :meth:`commit`); one indexed read when none."""
+        if batch.erasure_seq is None or not batch.contexts:
+            return set()
+        if self.dialect == "postgresql":
+            # an erasure in progress finishes first; one that starts now waits for us
+            conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": ERASURE_LOCK})
+        else:
+            _sqlite_write_lock(conn)  # from here on no other writer, and we read the latest
+        h = schema.chain_head
+        head = conn.execute(select(h.c.seq).where(h.c.chain == ERASURE_CHAIN)).scalar()
+        if head is None or head <= batch.erasure_seq:
+            return set()
+        known = [cid for cid in batch.contexts if cid not in batch.new_contexts]
+        c = schema.customers
+        stored: set[str] = set()
+        for chunk in _chunks(known, 500):
+            rows = conn.execute(select(c.c.customer_id).where(c.c.customer_id.in_(chunk)))
+            stored.update(r[0] for r in rows)
+        return set(known) - stored
 
     def _bulk(self, conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
         """executemany straight on the driver for the two tables written per event.
@@ -559,6 +623,33 @@ def _review_row(row: Any) -> dict[str, Any]:
     out["candidate"] = orjson.loads(out["candidate"]) if out.get("candidate") else None
     out["reasons"] = orjson.loads(out["reasons"]) if out.get("reasons") else []
     return out
+
+
+def _without(batch: Batch, erased: set[str]) -> Batch:
+    """The batch without the rows of erased customers (except processed events and
+    decision records: see :meth:`ContextStore.commit`)."""
+
+    def keep(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in rows if r["customer_id"] not in erased]
+
+    # (closing a deferred message the erasure deleted changes no row: left as is)
+    return replace(
+        batch,
+        contexts={cid: ctx for cid, ctx in batch.contexts.items() if cid not in erased},
+        contacts=keep(batch.contacts),
+        deferred=keep(batch.deferred),
+        reviews=keep(batch.reviews),
+    )
+
+
+def _sqlite_write_lock(conn: Connection) -> None:
+    # a write as the first statement takes SQLite's write lock now, not at the first
+    # real write (when a reader upgrading would fail as busy)
+    conn.execute(
+        update(schema.chain_head)
+        .where(schema.chain_head.c.chain == "")
+        .values(seq=schema.chain_head.c.seq)
+    )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -5,7 +5,10 @@ customer, redacting and deleting it, and reading the chains row by row.
 Writes happen inside :func:`privacy_write`, one transaction under the review lock:
 an erasure and a review action never interleave (both change the review queue and
 a chain head), and on PostgreSQL the customer's row is locked like an approval
-locks it, so an engine committing that customer waits for the erasure.
+locks it, so an engine committing that customer waits for the erasure. A step that
+may delete contexts also holds the erasure lock (``proactive.store.ERASURE_LOCK``),
+with which every engine commit takes turns: the commit then sees the erasure and
+does not write the erased context back (``ContextStore.commit``).
 
 Example::
 
@@ -98,7 +101,9 @@ def customer_rows(store: ContextStore, customer_id: str) -> dict[str, Any]:
     """Everything the store holds under one customer id, table by table (one snapshot).
 
     ``context`` is the customer document as JSON-ready data (None if there is none);
-    ``decisions`` are the records of every chain (decisions and review actions).
+    ``decisions`` are the records of every chain (decisions and review actions);
+    ``inbound`` the customer's choices waiting for the engine (inbound events whose
+    ``subject`` is the customer: the ``customer_id`` column holds exactly that).
     """
     with store.engine.begin() as conn:
         c = schema.customers
@@ -157,6 +162,19 @@ def customer_rows(store: ContextStore, customer_id: str) -> dict[str, Any]:
                 select(q).where(q.c.customer_id == customer_id).order_by(q.c.created_at)
             )
         ]
+        i = schema.inbound_events
+        inbound = [
+            {
+                "event_id": r.event_id,
+                "received_at": _aware(r.received_at).isoformat(),
+                "event": orjson.loads(r.event),
+            }
+            for r in conn.execute(
+                select(i.c.event_id, i.c.received_at, i.c.event)
+                .where(i.c.customer_id == customer_id)
+                .order_by(i.c.id)
+            )
+        ]
     return {
         "context": orjson.loads(doc[0]) if doc else None,
         "context_updated_at": _aware(doc[1]).isoformat() if doc else None,
@@ -165,6 +183,7 @@ def customer_rows(store: ContextStore, customer_id: str) -> dict[str, Any]:
         "contacts": contacts,
         "deferred": deferred,
         "review_items": reviews,
+        "inbound": inbound,
     }
 
 
@@ -182,9 +201,13 @@ def dead_letter_rows(store: ContextStore) -> Iterator[dict[str, Any]]:
 
 
 @contextmanager
-def privacy_write(store: ContextStore) -> Iterator[PrivacyWrite]:
-    """One erasure or purge step as one transaction, in turns with review actions."""
-    with store._locked("could not record the erasure") as conn:
+def privacy_write(store: ContextStore, *, deletes: bool = True) -> Iterator[PrivacyWrite]:
+    """One erasure or purge step as one transaction, in turns with review actions.
+
+    ``deletes``: the step may delete contexts (or other rows an engine writes), so it
+    also takes turns with engine commits; false for a step that only redacts records.
+    """
+    with store._locked("could not record the erasure", erasure=deletes) as conn:
         yield PrivacyWrite(store, conn)
 
 
@@ -287,6 +310,12 @@ class PrivacyWrite(ReviewWrite):
         return self._count(
             update(p).where(p.c.customer_id == customer_id).values(customer_id=pseudonym)
         )
+
+    def delete_inbound(self, customer_id: str) -> int:
+        """Delete the customer's choices still waiting for the engine (inbound events
+        whose ``subject``, kept in ``customer_id``, is the customer)."""
+        i = schema.inbound_events
+        return self._count(delete(i).where(i.c.customer_id == customer_id))
 
     def dead_letters(self) -> list[tuple[int, str]]:
         """(id, raw) of every stored dead letter."""
