@@ -25,6 +25,22 @@ the engine swaps in a new valid rule or policy revision (:meth:`Engine.reload`).
 batch is decided by one revision from start to end; offsets and processed events do
 not depend on the revision, so a swap neither loses nor repeats an event.
 
+The customers' choices (the preference page, ``proactive.web.customer``) wait in the
+store's ``inbound_events`` table. At the same safe point the service forwards them to
+the events topic, keyed by their ``subject`` like every other event there, in a
+transaction of their own; only after its commit are the rows deleted. So a choice lands
+in its customer's partition, after the events already there and before the next ones,
+and whichever engine owns that partition applies it in order (with several instances,
+any of them may forward it). A crash between the commit and the delete sends the rows
+again, and two instances may both forward a row before either deletes it; either way
+the engine skips the copies (their event ids are in ``processed_events``). A row
+whose subject cannot be read is sent without a key, and the engine dead-letters it
+with the reason.
+
+With a :class:`~proactive.housekeeping.Housekeeper` (``proactive run --purge-every``,
+default daily) the service also runs the retention purge at that safe point, with the
+policy in force.
+
 Events arrive in structured mode (a CloudEvents JSON value) or binary mode (the
 ``data`` as value, attributes in ``ce_*`` headers); both are accepted.
 """
@@ -49,6 +65,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from proactive.housekeeping import Housekeeper
 from proactive.pipeline import Engine, Prepared, RawEvent, Summary
 
 log = logging.getLogger(__name__)
@@ -116,6 +133,16 @@ def _bounded(call: Any, timeout: float, what: str) -> None:
         raise box[0]
 
 
+def _subject_key(raw: str) -> bytes | None:
+    """The Kafka key of an inbound event: its ``subject`` (the customer id), else None."""
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    subject = event.get("subject") if isinstance(event, dict) else None
+    return subject.encode() if isinstance(subject, str) and subject else None
+
+
 def _binary_to_structured(value: bytes | None, headers: list[tuple[str, bytes]]) -> bytes | None:
     """A binary-mode CloudEvent (``ce_*`` headers + data) as structured JSON, else None."""
     attrs = {k[3:]: v.decode("utf-8", "replace") for k, v in headers if k.startswith("ce_")}
@@ -162,12 +189,19 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class KafkaService:
-    """Runs an :class:`Engine` as a member of a consumer group."""
+    """Runs an :class:`Engine` as a member of a consumer group.
 
-    def __init__(self, engine: Engine, settings: KafkaSettings) -> None:
+    ``housekeeper``: run the retention purge through it at the loop's safe point
+    (``proactive run`` makes one, daily by default); None purges nothing.
+    """
+
+    def __init__(
+        self, engine: Engine, settings: KafkaSettings, housekeeper: Housekeeper | None = None
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.topics = settings.topics
+        self.housekeeper = housekeeper
         self._stop = threading.Event()
         self._recover: set[TopicPartition] = set()
         self._replay_until: dict[TopicPartition, int] = {}
@@ -292,8 +326,12 @@ class KafkaService:
                     connected = True
                 assert self.consumer is not None
                 # the safe point for a new rule or policy revision: the last batch is
-                # committed (or rolled back) and the next one not yet polled
+                # committed (or rolled back) and the next one not yet polled; also where
+                # the customers' choices go out and the retention purge runs
                 self.engine.reload()
+                if self._forward_inbound():
+                    idle_since = time.monotonic()
+                self._housekeeping()
                 polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
                 if self._recover:
                     # records fetched before alignment are dropped; they are fetched again
@@ -318,6 +356,67 @@ class KafkaService:
                 time.sleep(1)
         self.close()
         return self.engine.summary
+
+    def _forward_inbound(self) -> int:
+        """Produce the customers' waiting choices to the events topic; how many.
+
+        One transaction of their own, keyed by subject (see the module docstring); the
+        rows are deleted only once it is committed. On a Kafka error the transaction is
+        aborted, the rows stay, and the error goes to the loop, which reconnects.
+        """
+        assert self.producer is not None
+        rows = self.engine.store.inbound(self.settings.max_batch)
+        if not rows:
+            return 0
+        p = self.producer
+        limit = self.settings.transaction_timeout_ms / 1000
+        try:
+            p.begin_transaction()
+            for row_id, raw in rows:
+                key = _subject_key(raw)
+                if key is None:
+                    # sent rather than kept: kept, it would be read at every turn and never
+                    # leave the table; sent, the engine that gets it dead-letters it with
+                    # the reason (malformed JSON, no subject) where operators look for
+                    # unreadable events, and the rows around it go on as usual
+                    log.warning(
+                        "inbound event row %s has no readable subject: sent unkeyed", row_id
+                    )
+                p.send(
+                    self.topics.events,
+                    key=key,
+                    value=raw.encode("utf-8", "replace"),
+                    headers=[("content-type", b"application/cloudevents+json")],
+                )
+            _bounded(p.commit_transaction, limit, "commit")
+        except KafkaError:
+            log.warning(
+                "forwarding %d inbound event(s) failed; aborting, they stay queued",
+                len(rows),
+                exc_info=True,
+            )
+            self.engine.metrics.aborts.inc()
+            with contextlib.suppress(Exception):
+                _bounded(p.abort_transaction, 5, "abort")
+            raise
+        self.transactions += 1
+        self.engine.metrics.commits.inc()
+        # Committed: the choices are on the topic. A crash before this delete sends these
+        # rows again after the restart; harmless, because the engine skips an event id it
+        # has processed before (processed_events), so each choice is applied once.
+        self.engine.store.drop_inbound([row_id for row_id, _ in rows])
+        log.info("forwarded %d inbound event(s) to %s", len(rows), self.topics.events)
+        return len(rows)
+
+    def _housekeeping(self) -> None:
+        """Run the retention purge when it is due (never raises; see the housekeeper)."""
+        if self.housekeeper is None:
+            return
+        result = self.housekeeper.maybe_purge()
+        if result is not None and result.removed.get("contexts"):
+            # contexts the purge deleted may still be cached here: read them again, or the
+            # next event of such a customer would write the old context back
+            self.engine.forget_all()
 
     def _idle(self, since: float, until_idle: float) -> bool:
         """Idle: no new events for ``until_idle`` seconds *while owning partitions*.

@@ -221,6 +221,17 @@ def main(
     help="Seconds between two looks at the rule and policy files "
     "[env PROACTIVE_RELOAD_INTERVAL; default 2]",
 )
+@click.option(
+    "--purge-every",
+    "purge_every",
+    type=click.FloatRange(min=0, max=87_600),  # 10 years: within timedelta's range
+    default=24.0,
+    show_default=True,
+    envvar="PROACTIVE_PURGE_EVERY",
+    help="Kafka: run the retention purge of the policy at start and then every HOURS "
+    "hours (wall clock); 0 = never",
+    metavar="HOURS",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON")
 @click.pass_obj
 def run(
@@ -239,6 +250,7 @@ def run(
     metrics_port: int | None,
     watch: bool | None,
     reload_interval: float | None,
+    purge_every: float,
     as_json: bool,
 ) -> None:
     """Process events: from a file or stdin (embedded), or from Kafka (--bootstrap-servers).
@@ -274,6 +286,7 @@ def run(
             out,
             as_json,
             watching,
+            purge_every=purge_every,
         )
         return
     if out is None:
@@ -295,7 +308,14 @@ def _run_kafka(
     out: Path | None,
     as_json: bool,
     watch: bool,
+    *,
+    purge_every: float = 24.0,
 ) -> None:
+    """Run the Kafka service until stopped (or idle); ``purge_every``: hours between
+    two retention purges (0: none)."""
+    from datetime import timedelta
+
+    from proactive.housekeeping import Housekeeper
     from proactive.kafka_service import KafkaService, KafkaSettings
 
     try:
@@ -311,6 +331,16 @@ def _run_kafka(
             instance_id=instance_id or "",
             topics=topic_names,
             max_batch=settings.batch_size,
+        ),
+        housekeeper=(
+            Housekeeper(
+                engine.store,
+                lambda: engine.check.policy,  # the policy in force: hot reload swaps it
+                interval=timedelta(hours=purge_every),
+                registry=engine.metrics.registry,
+            )
+            if purge_every > 0
+            else None
         ),
     )
     service.install_signal_handlers()
