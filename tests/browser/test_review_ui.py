@@ -1,6 +1,7 @@
 """The compliance UI in a real browser (headless Chromium): sign-in, approving and
 rejecting from the queue, a product user refused, and a reviewer clearing a queue of
-100 actions, after which the review chain verifies.
+100 actions, after which the review chain verifies — on the audit page and with
+``proactive audit verify`` — until one stored record is altered.
 """
 
 from __future__ import annotations
@@ -9,11 +10,16 @@ import re
 import time
 from collections.abc import Callable
 
+import orjson
+from click.testing import CliRunner
 from playwright.sync_api import Page, expect
+from sqlalchemy import select, update
 from webstore import customers
 
+from proactive.cli import main
 from proactive.decisions import verify_chain
 from proactive.review import REVIEW_CHAIN, list_items
+from proactive.store import schema
 
 from .conftest import PASSWORD, Site, sign_in
 
@@ -151,3 +157,25 @@ def test_a_reviewer_clears_a_queue_of_100_actions(page: Page, serve: Serve) -> N
     page.goto(f"{site.url}/audit")
     expect(page.get_by_role("status")).to_contain_text("every chain verifies")
     expect(page.get_by_role("row", name=re.compile(r"^review\s+100\s+OK"))).to_be_visible()
+
+    # the auditor's command agrees; then one stored review record is altered
+    verify = ["audit", "verify", "--out", str(site.out)]
+    intact = CliRunner().invoke(main, verify)
+    assert intact.exit_code == 0, intact.output
+    t = schema.decisions
+    with site.store.engine.begin() as conn:
+        (raw,) = conn.execute(
+            select(t.c.record).where(t.c.chain == REVIEW_CHAIN, t.c.seq == 42)
+        ).one()
+        rec = orjson.loads(raw)
+        forged = {**rec, "action": "approved" if rec["action"] == "rejected" else "rejected"}
+        conn.execute(
+            update(t)
+            .where(t.c.chain == REVIEW_CHAIN, t.c.seq == 42)
+            .values(record=orjson.dumps(forged).decode())
+        )
+    broken = CliRunner().invoke(main, verify)
+    assert broken.exit_code == 1
+    assert "review" in broken.output and "42" in broken.output
+    page.reload()
+    expect(page.get_by_role("row", name=re.compile(r"^review\s"))).to_contain_text("42")
