@@ -99,8 +99,23 @@ def _pseudonym(value: str) -> str:
     return f"{value[:1]}…{digest}"
 
 
+LINK_TOKEN = re.compile(r"(/p/)[A-Za-z0-9_-]{8,}")
+"""A preference-link token in a path: the customer's key to their page, never logged."""
+
+
+def hide_link_tokens(text: str) -> str:
+    """``text`` with every ``/p/<token>`` shortened to ``/p/…``.
+
+    >>> hide_link_tokens('GET /p/q1Xa9_b-Zz0123456789 HTTP/1.1')
+    'GET /p/… HTTP/1.1'
+    """
+    return LINK_TOKEN.sub(r"\1…", text)
+
+
 def scrub(text: str) -> str:
-    """``text`` with the values of masked fields replaced by their pseudonyms."""
+    """``text`` with the values of masked fields replaced by their pseudonyms (and
+    preference-link tokens hidden)."""
+    text = hide_link_tokens(text)
     if _pattern is None:
         return text
 
@@ -132,6 +147,28 @@ class MaskingFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = scrub(record.exc_text)
         return True
+
+
+class LinkTokenFilter(logging.Filter):
+    """Hides preference-link tokens in a logger's records (uvicorn's access log, whose
+    handler is its own, so the root handlers' :class:`MaskingFilter` never sees it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                hide_link_tokens(a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = hide_link_tokens(record.msg)
+        return True
+
+
+def hide_tokens_in(logger_name: str = "uvicorn.access") -> None:
+    """Put a :class:`LinkTokenFilter` on a logger (once): ``proactive web`` does so for
+    uvicorn's access log, which would otherwise write every ``/p/<token>`` it serves."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, LinkTokenFilter) for f in logger.filters):
+        logger.addFilter(LinkTokenFilter())
 
 
 def install(handler: logging.Handler) -> None:

@@ -1,9 +1,10 @@
 """The customer's side: signed, expiring preference links and SMS reply keywords.
 
 Every notification carries ``preferences_url`` = ``<base>/p/<token>``. The token is
-the customer id, the rule id, the language and an expiry, signed with HMAC-SHA256
-(stdlib :mod:`hmac`): it is the only authorisation of the preference page, so it
-cannot be forged or altered, and it stops working after :data:`LINK_DAYS`.
+the customer id, the rule id, the language and an expiry, encrypted and authenticated
+with AES-256-GCM (:class:`LinkSigner`): it is the only authorisation of the preference
+page, so it cannot be read, forged or altered, and it stops working after
+:data:`LINK_DAYS`.
 
 The key is ``PROACTIVE_LINK_KEY`` (hex or any text); without it each process draws a
 random key, so links work only while that process runs — set it whenever the engine
@@ -32,11 +33,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from proactive.errors import LinkError
 
 LINK_DAYS = 30
 """How long a preference link works after the message was delivered."""
 DEFAULT_PUBLIC_URL = "https://mijn.example-telecom.nl"
+NONCE = 12
+"""Bytes of the AES-GCM nonce at the start of a token."""
+TAG = 16
+"""Bytes of the AES-GCM authentication tag at the end of a token."""
 PAGE_SOURCE = "/proactive/web/preferences"
 """The CloudEvents ``source`` of every choice made on the preference page."""
 
@@ -60,32 +70,49 @@ def _unb64(text: str) -> bytes:
 
 
 class LinkSigner:
-    """Signs and checks tokens with one key; ``purpose`` separates kinds of token.
+    """Seals and opens tokens with one key; ``purpose`` separates kinds of token.
 
-    The same key signs preference links (``purpose="link"``) and the page's form
+    A token is the JSON payload encrypted and authenticated with AES-256-GCM (the
+    ``cryptography`` package), the purpose as associated data: nobody without the key
+    can read it (a link forwarded, or a URL in a proxy's log, does not say whose it is)
+    or alter it. The nonce is derived from the payload (SIV-style: an HMAC of purpose
+    and payload), so the same link is always the same token — a replay of the same
+    events produces the same notifications — and two different payloads never share a
+    nonce. The cipher key and the nonce key are derived from the one key by HKDF.
+
+    The same key seals preference links (``purpose="link"``) and the page's form
     nonces (``purpose="form"``); a token of one purpose is never valid as the other.
     """
 
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        derived = HKDF(
+            algorithm=hashes.SHA256(), length=64, salt=None, info=b"proactive preference links"
+        ).derive(key)
+        self._aead = AESGCM(derived[:32])
+        self._nonce_key = derived[32:]
 
-    def _mac(self, purpose: str, body: bytes) -> bytes:
-        return hmac.new(self._key, purpose.encode() + b"\0" + body, hashlib.sha256).digest()
+    def _nonce(self, aad: bytes, body: bytes) -> bytes:
+        return hmac.new(self._nonce_key, aad + b"\0" + body, hashlib.sha256).digest()[:NONCE]
 
     def seal(self, purpose: str, payload: dict[str, str | int]) -> str:
-        """``payload`` as a URL-safe token with its signature."""
+        """``payload`` as an opaque, URL-safe token."""
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-        return f"{_b64(body)}.{_b64(self._mac(purpose, body))}"
+        aad = purpose.encode()
+        nonce = self._nonce(aad, body)
+        return _b64(nonce + self._aead.encrypt(nonce, body, aad))
 
     def open(self, purpose: str, token: str) -> dict[str, str | int]:
-        """The payload of a token this key signed for ``purpose``; :class:`LinkError` otherwise."""
-        body_text, _, mac_text = token.partition(".")
+        """The payload of a token this key sealed for ``purpose``; :class:`LinkError` otherwise."""
         try:
-            body, mac = _unb64(body_text), _unb64(mac_text)
+            raw = _unb64(token)
         except (ValueError, UnicodeError) as exc:
             raise LinkError("the link is not a valid token") from exc
-        if not hmac.compare_digest(mac, self._mac(purpose, body)):
-            raise LinkError("the link's signature does not match")
+        if len(raw) < NONCE + TAG:
+            raise LinkError("the link is not a valid token")
+        try:
+            body = self._aead.decrypt(raw[:NONCE], raw[NONCE:], purpose.encode())
+        except InvalidTag as exc:
+            raise LinkError("the link's signature does not match") from exc
         payload = json.loads(body)
         if not isinstance(payload, dict):
             raise LinkError("the link's content is not understood")

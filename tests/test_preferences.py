@@ -7,6 +7,8 @@ the next commercial message is blocked while a service notice still arrives.
 
 from __future__ import annotations
 
+import base64
+import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,7 @@ from test_web import PASSWORD, sign_in
 
 from proactive.errors import LinkError
 from proactive.harness import Harness
+from proactive.logs import MaskingFilter
 from proactive.pipeline import Engine, Outputs
 from proactive.preferences import (
     LINK_DAYS,
@@ -94,7 +97,8 @@ def test_a_link_round_trips() -> None:
     [
         lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # the signature
         lambda t: "eyJjIjoiQzIi" + t[12:],  # the content: another customer
-        lambda t: t.replace(".", ""),  # no signature at all
+        lambda t: t[:30],  # cut short
+        lambda t: t + "A",  # one byte more
         lambda t: "not a token",
     ],
 )
@@ -104,6 +108,20 @@ def test_an_altered_link_is_refused(tamper: object) -> None:
     assert callable(tamper)
     with pytest.raises(LinkError):
         signer.verify(tamper(token), now=BEFORE)
+
+
+def test_a_link_reveals_nothing_and_is_the_same_for_the_same_message() -> None:
+    """The token is encrypted: whose it is cannot be read from the URL (a forwarded
+    link, a proxy's log); the same link is the same token (replays are identical)."""
+    signer = LinkSigner(KEY)
+    token = signer.sign(LINK)
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    for plain in (b"C1", b"outage", b'"nl"', b'"c"'):
+        assert plain not in raw
+    assert signer.sign(LINK) == token
+    other = PreferenceLink("C2", LINK.rule_id, LINK.language, LINK.expires)
+    assert signer.sign(other) != token and len(signer.sign(other)) == len(token)
+    assert len(f"https://mijn.example-telecom.nl/p/{token}") < 160  # fits an e-mail line
 
 
 def test_a_link_of_another_key_or_purpose_is_refused() -> None:
@@ -463,3 +481,19 @@ def test_an_sms_reply_bel_mij_asks_for_a_callback() -> None:
     at = T0 + timedelta(days=1)
     h.engine.process_batch([(ce("customer.reply", "C1", at, text="BEL MIJ"), "test:1")])
     assert h.store.load(["C1"])["C1"].callback_requested_at == at
+
+
+def test_link_tokens_never_reach_a_log(run: Run, caplog: pytest.LogCaptureFixture) -> None:
+    """uvicorn's access log line of a preference page, and any other log line, shows
+    ``/p/…``: the token is the customer's key to their page."""
+    token = run.app.state.links.sign(
+        PreferenceLink("C1", "outage-started", "en", run.clock_at + timedelta(days=1))
+    )
+    access = logging.getLogger("uvicorn.access")
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/p/{token}", "1.1", 200)
+    assert token not in caplog.text and '"GET /p/… HTTP/1.1" 200' in caplog.text
+    handler_filter = MaskingFilter()
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "opened %s", (f"/p/{token}",), None)
+    handler_filter.filter(record)
+    assert record.getMessage() == "opened /p/…"

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from proactive.ethics.check import EthicsCheck
+from proactive.logs import hide_tokens_in
 from proactive.preferences import LinkSigner, default_signer
 from proactive.reload import Reloader
 from proactive.rules import RuleSet
@@ -136,6 +137,8 @@ def create_app(
     )
     app.state.web = web
     app.state.links = links or default_signer()
+    # a preference-link token is a customer's key to their page: never in the access log
+    hide_tokens_in("uvicorn.access")
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
