@@ -29,6 +29,7 @@ from pydantic import (
     ValidationError,
     create_model,
     field_validator,
+    model_validator,
 )
 
 from proactive.errors import EventError
@@ -113,10 +114,30 @@ class ComplaintClosed(_Payload):
 
 
 class QuietHours(_Payload):
-    """Local times between which nothing may be sent (may wrap midnight)."""
+    """Local times between which nothing may be sent (may wrap midnight).
+
+    Times of day without an offset — they are read in the customer's ``time_zone`` — and
+    two different times: an empty window would silently drop the policy's own quiet
+    hours for this customer.
+    """
 
     start: time
     end: time
+
+    @field_validator("start", "end")
+    @classmethod
+    def _local(cls, v: time) -> time:
+        if v.tzinfo is not None:
+            raise ValueError(
+                "a local time of day without an offset (the customer's time zone applies)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("start and end are the same time: the window would be empty")
+        return self
 
 
 Value = Literal[

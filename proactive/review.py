@@ -53,6 +53,7 @@ from proactive.ethics.check import Assessment, EthicsCheck
 from proactive.ethics.policy import Policy
 from proactive.events import event_from_dict
 from proactive.facts import ALL_GROUPS, build_facts
+from proactive.inbound import with_waiting
 from proactive.notifications import build_notification
 from proactive.rules import ExceptionSpec, RuleSet
 from proactive.secure_notice import secure_notice_for
@@ -458,6 +459,10 @@ def approve(
             rec = _decide(w, item, "expired", reviewer, reason, now, reasons)
             return Outcome(item, "expired", reasons, rec)
         ctx = w.context(item.customer_id) or CustomerContext(item.customer_id)
+        # choices the customer made that no engine has applied yet count already: an
+        # objection made a minute ago stops the offer approved now (GDPR art. 21(3));
+        # only this in-memory copy sees them, the engine applies them for real
+        with_waiting(ctx, store)
         try:
             rc = recheck(item, w.decision_record(item.decision_id), ctx, ruleset, check, now, joker)
         except Exception as exc:  # fail closed, as the engine does: a broken re-check sends nothing

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_review import T0, ce, check, rules, usage
 from test_web import PASSWORD, sign_in
+from webstore import DAYTIME, fill_store
 
 from proactive.errors import LinkError
 from proactive.harness import Harness
@@ -25,12 +26,14 @@ from proactive.logs import MaskingFilter
 from proactive.pipeline import Engine, Outputs
 from proactive.preferences import (
     LINK_DAYS,
+    PAGE_SOURCE,
     LinkSigner,
     PreferenceLink,
     default_signer,
     preferences_url,
     reply_intent,
 )
+from proactive.review import approve, list_items
 from proactive.sinks import MemorySink
 from proactive.store import ContextStore, sqlite_url
 from proactive.web import Accounts, create_app
@@ -325,6 +328,10 @@ def test_after_undoing_the_stop_offers_arrive_again(run: Run) -> None:
         ("language", {"language": "de"}),
         ("quiet_hours", {"quiet_start": "25:99", "quiet_end": "08:00"}),
         ("quiet_hours", {"quiet_start": "22:00"}),
+        ("quiet_hours", {"quiet_start": "22:00Z", "quiet_end": "07:00"}),  # an offset
+        ("quiet_hours", {"quiet_start": "22:00+01:00", "quiet_end": "07:00"}),
+        ("quiet_hours", {"quiet_start": "22:00", "quiet_end": "22:00"}),  # empty window
+        ("quiet_hours", {"quiet_start": "9:00", "quiet_end": "17:00"}),
     ],
 )
 def test_a_value_the_page_never_offers_is_refused_and_nothing_kept(
@@ -497,3 +504,82 @@ def test_link_tokens_never_reach_a_log(run: Run, caplog: pytest.LogCaptureFixtur
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "opened %s", (f"/p/{token}",), None)
     handler_filter.filter(record)
     assert record.getMessage() == "opened /p/…"
+
+
+def test_an_approval_honours_a_choice_still_waiting_for_the_engine(tmp_path: Path) -> None:
+    """The customer objects on the page while no engine runs; a reviewer approving the
+    offer a minute later is refused — the objection counts at once (GDPR art. 21(3)),
+    not at the engine's next batch. Without the choice the same approval sends."""
+    for objected, out in ((True, tmp_path / "objected"), (False, tmp_path / "control")):
+        fill_store(out, ["C001"], outages=False)
+        store = ContextStore(sqlite_url(out / "state.sqlite"))
+        (item,) = list_items(store, status="pending")
+        if objected:
+            store.add_inbound(
+                {
+                    "specversion": "1.0",
+                    "id": "pref-1",
+                    "source": PAGE_SOURCE,
+                    "type": "customer.consent_changed",
+                    "subject": "C001",
+                    "time": DAYTIME.isoformat(),
+                    "data": {"objection_direct_marketing": True},
+                },
+                DAYTIME,
+            )
+        sink = MemorySink()
+        outcome = approve(
+            store,
+            item.decision_id,
+            ruleset=rules(),
+            check=check(),
+            reviewer="alice",
+            reason="fits her usage",
+            now=DAYTIME,
+            sink=sink,
+        )
+        if objected:
+            assert outcome.action == "refused" and sink.records == []
+            assert any("objection_direct_marketing" in r for r in outcome.reasons)
+            # only the check saw it: the engine still applies the choice, once
+            assert store.load(["C001"])["C001"].objection_direct_marketing is False
+            assert len(store.inbound()) == 1
+        else:
+            assert outcome.action == "approved" and len(sink.records) == 1
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "hours",
+    [
+        {"start": "22:00+01:00", "end": "07:00"},
+        {"start": "22:00Z", "end": "07:00"},
+        {"start": "08:00", "end": "08:00"},
+    ],
+)
+def test_quiet_hours_with_an_offset_or_empty_are_dead_lettered(hours: dict[str, str]) -> None:
+    """Upstream too: a time with an offset cannot be compared with the customer's local
+    time (every later decision would fail), and an empty window would drop the policy's
+    quiet hours; such an event goes to the dead letter with the reason, nothing changes."""
+    h = Harness()
+    line = ce("customer.profile_updated", "C1", T0, quiet_hours=hours)
+    h.engine.process_batch([(line, "test:1")])
+    (dead,) = h.dead_letters
+    assert dead["reason"] == "schema_violation" and "quiet_hours" in dead["detail"]
+    assert "C1" not in h.store.load(["C1"])
+
+
+def test_a_form_the_page_never_sends_gets_the_customers_refusal(run: Run) -> None:
+    """An over-long field, a missing path: the customer's plain page, never the staff one."""
+    signer = run.app.state.links
+    page = "/p/" + signer.sign(
+        PreferenceLink("C1", "outage-started", "en", run.clock_at + timedelta(days=1))
+    )
+    for r in (
+        run.client.post(page, data={"choice": "stop_commercial", "form_token": "x" * 600}),
+        run.client.get("/p/"),
+        run.client.get("/p"),
+    ):
+        assert r.status_code == 403 and "This link does not work" in r.text
+        assert "Sign in" not in r.text
+    assert run.store.inbound() == []

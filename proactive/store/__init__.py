@@ -365,6 +365,21 @@ class ContextStore:
             rows = conn.execute(select(t.c.id, t.c.event).order_by(t.c.id).limit(limit))
             return [(int(r[0]), str(r[1])) for r in rows]
 
+    def inbound_of(self, customer_id: str) -> list[str]:
+        """One customer's waiting inbound events (CloudEvent JSON), oldest first."""
+        t = schema.inbound_events
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.event).where(t.c.customer_id == customer_id).order_by(t.c.id)
+            )
+            return [str(r[0]) for r in rows]
+
+    def inbound_customers(self) -> list[str]:
+        """The customers with inbound events waiting."""
+        t = schema.inbound_events
+        with self.engine.connect() as conn:
+            return [str(r[0]) for r in conn.execute(select(t.c.customer_id).distinct())]
+
     def drop_inbound(self, ids: Sequence[int]) -> None:
         """Delete drained inbound rows (their events are processed, and in ``processed_events``)."""
         t = schema.inbound_events

@@ -149,6 +149,8 @@ def create_app(
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
+    if customer.is_customer_path(request.url.path):
+        return customer.refused(request)  # a customer never sees the staff layout
     if exc.status_code == 401:
         if wants_json(request):
             return JSONResponse({"detail": exc.detail}, status_code=401)
@@ -169,6 +171,8 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+    if customer.is_customer_path(request.url.path):
+        return customer.refused(request)  # e.g. an over-long field: not a form we sent
     problems = [
         f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', '')}"
         for e in exc.errors()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -163,6 +164,18 @@ def _check_nonce(signer: LinkSigner, token: str, nonce: str, now: datetime) -> N
         raise LinkError("the form has expired; open the page again")
 
 
+def is_customer_path(path: str) -> bool:
+    """Whether a request is the customer's (their pages never show the staff layout)."""
+    return path == "/p" or path.startswith("/p/")
+
+
+def refused(request: Request, language: str | None = None) -> Response:
+    """The customer's plain 403 page: an unknown, altered or expired link, or a form the
+    page never sends (over-long or missing fields). Without a valid link its language
+    is unknown: Dutch, then English."""
+    return _refused(request, language)
+
+
 def _refused(request: Request, language: str | None = None) -> Response:
     """The plain 403; without a valid link its language is unknown: Dutch, then English."""
     web = web_state(request)
@@ -261,7 +274,7 @@ def _payload(link: PreferenceLink, form: ChoiceForm) -> tuple[str, dict[str, Any
         return "customer.profile_updated", {"preferred_channel": form.channel}
     if c == "language" and form.language in TEXT:
         return "customer.profile_updated", {"language": form.language}
-    if c == "quiet_hours" and form.quiet_start and form.quiet_end:
+    if c == "quiet_hours" and HHMM.match(form.quiet_start) and HHMM.match(form.quiet_end):
         hours = {"start": form.quiet_start, "end": form.quiet_end}
         return "customer.profile_updated", {"quiet_hours": hours}
     return None
@@ -290,6 +303,10 @@ def _event(link: PreferenceLink, form: ChoiceForm, now: datetime) -> dict[str, A
     return event
 
 
+HHMM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
+"""A time as the page's time fields send it (without script they are text fields)."""
+
+
 @dataclass(frozen=True)
 class ChoiceForm:
     """The fields of the page's forms (each form sends ``choice`` and its own fields)."""
@@ -309,8 +326,8 @@ async def choose(
     form_token: Annotated[str, Form(max_length=512)] = "",
     channel: Annotated[str, Form(max_length=16)] = "",
     language: Annotated[str, Form(max_length=8)] = "",
-    quiet_start: Annotated[str, Form(max_length=8)] = "",
-    quiet_end: Annotated[str, Form(max_length=8)] = "",
+    quiet_start: Annotated[str, Form(max_length=32)] = "",
+    quiet_end: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     """Record one choice as an inbound event for the engine."""
     link = _link(request, token)

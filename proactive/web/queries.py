@@ -18,10 +18,9 @@ from typing import Any
 import orjson
 from sqlalchemy import func, select
 
-from proactive.context import CustomerContext, apply_event
-from proactive.errors import EventError
-from proactive.events import parse_event
+from proactive.context import CustomerContext
 from proactive.gdpr import ERASURE_CHAIN
+from proactive.inbound import with_waiting
 from proactive.review import REVIEW_CHAIN
 from proactive.store import ContextStore, schema
 
@@ -245,11 +244,6 @@ def _moment(value: Any) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-INBOUND_SCAN = 1000
-"""How many waiting choices are looked through for one customer's (the engine drains
-them every batch, so there are seldom more than a handful)."""
-
-
 @dataclass
 class CustomerNow:
     """A customer's context as the next decision will see it, and how much of it is
@@ -268,15 +262,7 @@ def customer_now(store: ContextStore, customer_id: str) -> CustomerNow:
     it, just because the engine has not drained it yet."""
     found = store.load([customer_id]).get(customer_id)
     ctx = found or CustomerContext(customer_id)
-    waiting = 0
-    for _, raw in store.inbound(INBOUND_SCAN):
-        try:
-            event = parse_event(raw)
-        except EventError:
-            continue  # the engine dead-letters it with the reason
-        if event.customer_id == customer_id:
-            apply_event(ctx, event)
-            waiting += 1
+    waiting = with_waiting(ctx, store)
     return CustomerNow(ctx, found is not None or waiting > 0, waiting)
 
 
@@ -327,13 +313,7 @@ def open_callbacks(store: ContextStore, limit: int) -> list[CallbackRequest]:
     with store.engine.connect() as conn:
         stmt = select(t.c.customer_id).where(t.c.doc.like('%"callback_requested_at"%'))
         ids.update(r[0] for r in conn.execute(stmt))
-    for _, raw in store.inbound(INBOUND_SCAN):
-        try:
-            event = parse_event(raw)
-        except EventError:
-            continue
-        if event.type == "customer.preferences_changed":
-            ids.add(event.customer_id)
+    ids.update(store.inbound_customers())
     found: list[CallbackRequest] = []
     for cid in ids:
         now = customer_now(store, cid)
