@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,7 +39,7 @@ from proactive.cli import main
 from proactive.review import REVIEW_CHAIN, list_items
 from proactive.sinks import JsonlSink
 from proactive.store import ContextStore, schema, sqlite_url
-from proactive.web import ROUTERS, Accounts, WebSettings, create_app
+from proactive.web import ROUTERS, Accounts, LoginRefused, WebSettings, create_app
 
 PASSWORD = "a long enough password 1"
 USERS = {
@@ -751,6 +752,32 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(
     assert sign_in(c, "alice", PASSWORD).status_code == 429
     site.clock.advance(minutes=1, seconds=1)
     assert sign_in(c, "alice", PASSWORD).status_code == 303
+
+
+def test_parallel_guesses_cannot_race_past_the_limit(make_site: Callable[..., Site]) -> None:
+    """Thirty wrong passwords for one name at the same moment, from thirty addresses:
+    each attempt is counted before its password is checked, so at most five are checked
+    and the rest are refused as locked."""
+    site = make_site(1)
+    accounts = Accounts(site.store)
+    start = threading.Barrier(30)
+    results: list[str] = []
+
+    def guess(n: int) -> None:
+        start.wait()
+        try:
+            accounts.authenticate("alice", f"wrong guess {n}", ip=f"10.0.0.{n}", now=DAYTIME)
+            results.append("ok")
+        except LoginRefused as exc:
+            results.append(exc.reason)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("ok") == 0
+    assert results.count("invalid") <= 5 and results.count("locked") >= 25
 
 
 def test_twenty_failures_from_one_address_lock_the_address(

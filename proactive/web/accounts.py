@@ -252,7 +252,9 @@ class Accounts:
     def authenticate(self, username: str, password: str, *, ip: str, now: datetime) -> User:
         """The user, if the name and password are right and neither name nor address is locked.
 
-        Raises :class:`LoginRefused` otherwise; a wrong password is counted.
+        Raises :class:`LoginRefused` otherwise. Every attempt is counted *before* the
+        password is verified and forgotten only when it succeeds: parallel requests
+        cannot all pass the limit's check before any of them is counted.
         """
         now = now.astimezone(UTC)
         name = (username or "").strip().lower()[:64]
@@ -260,13 +262,17 @@ class Accounts:
         locked_until = self.locked_until(name, ip, now)
         if locked_until is not None:
             raise LoginRefused("locked", locked_until)
+        self._count_attempt(name, ip, now)
+        # this attempt is one of those counted now: locked only when it is one too many
+        locked_until = self.locked_until(name, ip, now, allowance=1)
+        if locked_until is not None:
+            raise LoginRefused("locked", locked_until)
         row = self._row(name) if _NAME.match(name) else None
         ok = False
         if 0 < len(password) <= MAX_PASSWORD:
             ok = self._verify(row["password_hash"] if row else None, password)
         if not ok or row is None or not row["active"]:
-            self._fail(name, ip, now)
-            raise LoginRefused("invalid")
+            raise LoginRefused("invalid")  # the attempt stays counted as a failure
         t = schema.login_failures
         with self.store.engine.begin() as conn:
             conn.execute(delete(t).where(t.c.username == name))
@@ -274,8 +280,14 @@ class Accounts:
             self._update(name, password_hash=self._hasher.hash(password))
         return _user(row)
 
-    def locked_until(self, username: str, ip: str, now: datetime) -> datetime | None:
-        """When the sign-in of this name or from this address unlocks; None if not locked."""
+    def locked_until(
+        self, username: str, ip: str, now: datetime, *, allowance: int = 0
+    ) -> datetime | None:
+        """When the sign-in of this name or from this address unlocks; None if not locked.
+
+        ``allowance``: attempts counted beyond the limit that still do not lock (1 while
+        the attempt being made is itself counted).
+        """
         now = now.astimezone(UTC)
         since = now - self.login.window
         t = schema.login_failures
@@ -291,14 +303,14 @@ class Accounts:
                         select(t.c.at)
                         .where(col == value, t.c.at > since)
                         .order_by(t.c.at.desc())
-                        .limit(limit)
+                        .limit(limit + allowance)
                     )
                 ]
-                if len(ats) >= limit:
+                if len(ats) >= limit + allowance:
                     until.append(min(ats) + self.login.window)
         return max(until) if until else None
 
-    def _fail(self, name: str, ip: str, now: datetime) -> None:
+    def _count_attempt(self, name: str, ip: str, now: datetime) -> None:
         t = schema.login_failures
         with self.store.engine.begin() as conn:
             conn.execute(insert(t).values(username=name, ip=ip, at=now))
