@@ -8,7 +8,8 @@ Kafka partition of the service, ``review``, ``erasure``) and/or the
 * **prev_hash mismatch** — a record does not point at the one before it;
 * **hash mismatch** — a record's content (or a committed personal field) changed;
 * the stored chain head does not match the last record (records cut off the end),
-  or a row's columns disagree with its record.
+  or a row's columns disagree with its record (sequence, id, hashes, and the
+  customer, rule and verdict columns the explorer and ``forget`` select by).
 
 Then the cross-checks an erasure needs (see :mod:`proactive.gdpr`): every redaction
 mark on a record must be listed by the erasure record it names — same record, same
@@ -36,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from proactive.decisions import ChainBreak, verify_chain
+from proactive.decisions import ChainBreak, record_type, verify_chain
 from proactive.gdpr import DECISIONS, ERASURE_CHAIN
 from proactive.store import GENESIS_HASH, ContextStore
 from proactive.store.privacy import chain_heads, chain_names, chain_rows
@@ -228,6 +229,39 @@ def verify(store: ContextStore | None = None, decisions_file: Path | None = None
     return report
 
 
+def _columns(rec: dict[str, Any], chain: str) -> list[tuple[str, Any]]:
+    """The columns that place a row in its chain; they must equal its record's fields."""
+    return [
+        ("seq", rec.get("seq")),
+        ("decision_id", rec.get("decision_id")),
+        ("prev_hash", rec.get("prev_hash")),
+        ("hash", rec.get("hash")),
+        ("chain", rec.get("chain", chain)),
+    ]
+
+
+def _search_columns(rec: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The columns the explorer's search, a product user's rule scope and ``forget``
+    select by: a row altered to hide a decision (another customer, rule or verdict) is
+    as broken as an altered record. The ``verdict`` column holds a decision's verdict, a
+    review's action, an erasure's kind. Checked after the chain and the erasures, so an
+    altered record is reported as what it is (a hash mismatch, a redaction nobody
+    vouched for, erased data put back), not as its column."""
+    kind = record_type(rec)
+    verdict = (
+        rec.get("action")
+        if kind == "review"
+        else rec.get("kind")
+        if kind == "erasure"
+        else rec.get("verdict")
+    )
+    return [
+        ("customer_id", rec.get("customer_id") or ""),
+        ("rule_id", rec.get("rule_id") or ""),
+        ("verdict", verdict or ""),
+    ]
+
+
 def _store_chain(
     store: ContextStore,
     chain: str,
@@ -241,6 +275,7 @@ def _store_chain(
     seen: set[tuple[str, int, str]] = set()
     present: list[tuple[str, int]] = []
     problems: list[Finding] = []
+    columns: list[Finding] = []  # search columns: reported only if the chain holds
 
     def records() -> Iterator[dict[str, Any]]:
         for row in chain_rows(store, chain):
@@ -253,8 +288,8 @@ def _store_chain(
                     Finding(STORE, chain, row["seq"], row["decision_id"], "unreadable record")
                 )
                 return
-            for col in ("seq", "decision_id", "prev_hash", "hash", "chain"):
-                if rec.get(col, chain if col == "chain" else None) != row[col]:
+            for col, expected in _columns(rec, chain):
+                if expected != (row[col] if row[col] is not None else ""):
                     problems.append(
                         Finding(
                             STORE,
@@ -262,10 +297,22 @@ def _store_chain(
                             row["seq"],
                             row["decision_id"],
                             f"the row's {col} column ({row[col]}) disagrees with its record "
-                            f"({rec.get(col)}) (altered)",
+                            f"({expected}) (altered)",
                         )
                     )
                     return
+            for col, expected in _search_columns(rec):
+                if not columns and expected != (row[col] if row[col] is not None else ""):
+                    columns.append(
+                        Finding(
+                            STORE,
+                            chain,
+                            row["seq"],
+                            row["decision_id"],
+                            f"the row's {col} column ({row[col]}) disagrees with its record "
+                            f"({expected}) (altered)",
+                        )
+                    )
             yield rec
 
     def counted(recs: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -310,6 +357,8 @@ def _store_chain(
                 )
             )
         problems += list(erasures.unredacted(STORE, STORE, present, seen))
+        if not problems and columns:
+            problems.append(columns[0])
     if problems:
         status.ok = False
         report.findings.append(problems[0])

@@ -212,6 +212,32 @@ def test_the_rows_columns_must_agree_with_the_record(reviewed: Run) -> None:
     assert first is not None and first.seq == 2 and "hash column" in first.problem
 
 
+@pytest.mark.parametrize(
+    ("chain", "column", "value"),
+    [
+        ("main", "verdict", "send"),  # a blocked decision shown as sent in the explorer
+        ("main", "rule_id", "outage-started"),  # moved out of a product user's scope
+        ("main", "customer_id", "C9"),  # hidden from forget and the customer search
+        (REVIEW_CHAIN, "verdict", "rejected"),  # the review's action
+    ],
+)
+def test_the_columns_search_and_forget_select_by_must_agree_too(
+    reviewed: Run, chain: str, column: str, value: str
+) -> None:
+    t = schema.decisions
+    with reviewed.store.engine.begin() as conn:
+        seq = conn.execute(
+            select(t.c.seq)
+            .where(t.c.chain == chain, getattr(t.c, column) != value)
+            .order_by(t.c.seq)
+            .limit(1)
+        ).scalar_one()
+        conn.execute(update(t).where(t.c.chain == chain, t.c.seq == seq).values({column: value}))
+    report = verify(reviewed.store)
+    assert [(f.chain, f.seq) for f in report.findings] == [(chain, seq)]
+    assert f"the row's {column} column ({value}) disagrees" in report.findings[0].problem
+
+
 def test_every_partition_chain_of_the_service_is_checked(tmp_path: Path) -> None:
     """The Kafka service keeps one chain per partition: each verifies on its own, and an
     altered record in one of them is named there."""

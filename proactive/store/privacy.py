@@ -85,6 +85,8 @@ def chain_rows(store: ContextStore, chain: str) -> Iterator[dict[str, Any]]:
             d.c.seq,
             d.c.decision_id,
             d.c.customer_id,
+            d.c.rule_id,
+            d.c.verdict,
             d.c.prev_hash,
             d.c.hash,
             d.c.record,
