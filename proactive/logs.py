@@ -149,26 +149,26 @@ class MaskingFilter(logging.Filter):
         return True
 
 
-class LinkTokenFilter(logging.Filter):
-    """Hides preference-link tokens in a logger's records (uvicorn's access log, whose
-    handler is its own, so the root handlers' :class:`MaskingFilter` never sees it)."""
+class AccessLogFilter(logging.Filter):
+    """Scrubs each argument of a logger's records (uvicorn's access log, whose handler
+    is its own, so the root handlers' :class:`MaskingFilter` never sees it): link
+    tokens hidden, masked fields — ``?customer=C001`` in a URL — masked."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                hide_link_tokens(a) if isinstance(a, str) else a for a in record.args
-            )
+            record.args = tuple(scrub(a) if isinstance(a, str) else a for a in record.args)
         if isinstance(record.msg, str):
             record.msg = hide_link_tokens(record.msg)
         return True
 
 
-def hide_tokens_in(logger_name: str = "uvicorn.access") -> None:
-    """Put a :class:`LinkTokenFilter` on a logger (once): ``proactive web`` does so for
-    uvicorn's access log, which would otherwise write every ``/p/<token>`` it serves."""
+def scrub_logger(logger_name: str = "uvicorn.access") -> None:
+    """Put an :class:`AccessLogFilter` on a logger (once): ``proactive web`` does so for
+    uvicorn's access log, which would otherwise write every ``/p/<token>`` it serves and
+    every customer id typed into a search."""
     logger = logging.getLogger(logger_name)
-    if not any(isinstance(f, LinkTokenFilter) for f in logger.filters):
-        logger.addFilter(LinkTokenFilter())
+    if not any(isinstance(f, AccessLogFilter) for f in logger.filters):
+        logger.addFilter(AccessLogFilter())
 
 
 def install(handler: logging.Handler) -> None:

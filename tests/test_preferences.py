@@ -401,16 +401,26 @@ def test_staff_see_callback_requests_and_mark_them_done(run: Run) -> None:
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token is not None
 
-    no_csrf = staff.post("/callbacks/C1/done", data={"note": "called, all fine"})
+    no_csrf = staff.post("/callbacks/done", data={"customer": "C1", "note": "called, all fine"})
     assert no_csrf.status_code == 403
     no_note = staff.post(
-        "/callbacks/C1/done", data={"csrf_token": token[1], "note": " "}, follow_redirects=False
+        "/callbacks/done",
+        data={"csrf_token": token[1], "customer": "C1", "note": " "},
+        follow_redirects=False,
     )
     assert no_note.headers["location"] == "/callbacks?error=note"
+    # nobody asked: nothing is written (a stale page cannot bring back an erased customer)
+    nobody = staff.post(
+        "/callbacks/done",
+        data={"csrf_token": token[1], "customer": "C404", "note": "called, all fine"},
+        follow_redirects=False,
+    )
+    assert nobody.headers["location"] == "/callbacks?error=closed"
+    assert "no longer open" in staff.get(nobody.headers["location"]).text
     assert len(run.store.inbound()) == 1  # only the customer's own request
     ok = staff.post(
-        "/callbacks/C1/done",
-        data={"csrf_token": token[1], "note": "called, bundle explained"},
+        "/callbacks/done",
+        data={"csrf_token": token[1], "customer": "C1", "note": "called, bundle explained"},
         follow_redirects=False,
     )
     assert ok.status_code == 303
@@ -492,7 +502,8 @@ def test_an_sms_reply_bel_mij_asks_for_a_callback() -> None:
 
 def test_link_tokens_never_reach_a_log(run: Run, caplog: pytest.LogCaptureFixture) -> None:
     """uvicorn's access log line of a preference page, and any other log line, shows
-    ``/p/…``: the token is the customer's key to their page."""
+    ``/p/…``: the token is the customer's key to their page. Customer ids in URLs are
+    masked as the policy says."""
     token = run.app.state.links.sign(
         PreferenceLink("C1", "outage-started", "en", run.clock_at + timedelta(days=1))
     )
@@ -500,6 +511,17 @@ def test_link_tokens_never_reach_a_log(run: Run, caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.INFO, logger="uvicorn.access"):
         access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/p/{token}", "1.1", 200)
     assert token not in caplog.text and '"GET /p/… HTTP/1.1" 200' in caplog.text
+    # a customer id typed into a search is masked there too, as the policy says
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        access.info(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:5000",
+            "GET",
+            "/decisions?customer=C001",
+            "1.1",
+            200,
+        )
+    assert "C001" not in caplog.text and "/decisions?customer=C…" in caplog.text
     handler_filter = MaskingFilter()
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "opened %s", (f"/p/{token}",), None)
     handler_filter.filter(record)

@@ -298,6 +298,33 @@ def test_a_product_user_reads_only_their_rules(make_site: Callable[..., Site]) -
     assert c.get("/api/queue").json() == []
 
 
+def test_a_product_user_learns_nothing_through_done_or_a_prefix_search(
+    make_site: Callable[..., Site],
+) -> None:
+    """The banner after an action (``?done=`` a review record) shows a record of another
+    rule to nobody who may not read that rule; a prefix search shows a customer's
+    choices only beside that very customer's decisions the user may see."""
+    site = make_site(2)
+    bundle = site.pending()[0]
+    alice = site.login("alice")
+    r = alice.post(
+        f"/queue/{bundle}/approve",
+        data={"reason": "fits her usage well", "csrf_token": csrf_of(alice)},
+        follow_redirects=False,
+    )
+    done = r.headers["location"].rsplit("done=", 1)[1]
+    assert "fits her usage well" in alice.get(f"/queue?done={done}").text
+    pete = site.login("pete")
+    outage_decision = re.findall(r'href="/decisions/([0-9a-f-]{36})"', pete.get("/decisions").text)[
+        0
+    ]
+    for page in (f"/queue?done={done}", f"/decisions/{outage_decision}?done={done}"):
+        shown = pete.get(page)
+        assert shown.status_code == 200 and "fits her usage well" not in shown.text
+    # C00 is the beginning of C001 and C002, not a customer: no choices panel
+    assert "h-choices" not in pete.get("/decisions", params={"customer": "C00"}).text
+
+
 def test_only_compliance_may_grant_the_joker(make_site: Callable[..., Site]) -> None:
     site = make_site(2)
     first, second = site.pending()

@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from proactive.ethics.check import EthicsCheck
-from proactive.logs import hide_tokens_in
+from proactive.logs import apply_policy, scrub_logger
 from proactive.preferences import LinkSigner, default_signer
 from proactive.reload import Reloader
 from proactive.rules import RuleSet
@@ -67,7 +67,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports.router,  # /reports, /reports/RULE
     jokers.router,  # /exceptions
     audit.router,  # /audit
-    callbacks.router,  # /callbacks, /callbacks/ID/done
+    callbacks.router,  # /callbacks, /callbacks/done
     api.router,  # /api/...
     # The customer's side: no staff session (never security.require); each route checks
     # its own signed, expiring link, and every form carries a signed nonce.
@@ -137,8 +137,10 @@ def create_app(
     )
     app.state.web = web
     app.state.links = links or default_signer()
-    # a preference-link token is a customer's key to their page: never in the access log
-    hide_tokens_in("uvicorn.access")
+    # logs mask what the policy says, the access log too; a preference-link token (a
+    # customer's key to their page) never reaches a log
+    apply_policy(check.policy.masking)
+    scrub_logger("uvicorn.access")
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:

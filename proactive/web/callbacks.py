@@ -23,7 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from proactive.events import event_from_dict
 from proactive.web.accounts import Session
-from proactive.web.queries import open_callbacks
+from proactive.web.queries import customer_now, open_callbacks
 from proactive.web.security import require
 from proactive.web.state import render, web_state
 
@@ -36,6 +36,11 @@ SHOWN = 500
 SOURCE = "/proactive/web/callbacks"
 MIN_NOTE = 3
 MAX_NOTE = 500
+ERRORS = {
+    "note": "A note of at least 3 characters is required.",
+    "closed": "That request is no longer open (done by someone else, or the customer "
+    "cancelled it or was erased). Nothing was recorded.",
+}
 
 
 @router.get("/callbacks")
@@ -56,22 +61,30 @@ async def callbacks_page(
         rows=rows,
         shown=SHOWN,
         done=done[:64],
-        error="A note of at least 3 characters is required." if error == "note" else "",
+        error=ERRORS.get(error, ""),
         nav="callbacks",
     )
 
 
-@router.post("/callbacks/{customer_id}/done")
+@router.post("/callbacks/done")
 async def callback_done(
     request: Request,
-    customer_id: str,
     session: Annotated[Session, Depends(require("callbacks.act"))],
+    customer: Annotated[str, Form(max_length=64)] = "",
     note: Annotated[str, Form(max_length=MAX_NOTE)] = "",
 ) -> Response:
-    """Mark one request as called back (an event for the engine, like the customer's own)."""
+    """Mark one open request as called back (an event for the engine, like the
+    customer's own). The customer id travels in the form body, not the URL: URLs end
+    up in access logs."""
     web = web_state(request)
     if len(note.strip()) < MIN_NOTE:
         return RedirectResponse("/callbacks?error=note", status_code=303)
+    now_of = await run_in_threadpool(customer_now, web.store, customer)
+    if now_of.context.callback_requested_at is None:
+        # closed already, erased, or never asked: nothing to mark, nothing written (a
+        # stale page must not bring back a forgotten customer with a staff note)
+        return RedirectResponse("/callbacks?error=closed", status_code=303)
+    customer_id = customer
     now = web.clock()
     event = {
         "specversion": "1.0",

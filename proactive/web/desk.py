@@ -26,6 +26,7 @@ from datetime import datetime
 
 from proactive.ethics.check import EthicsCheck
 from proactive.ethics.policy import Policy
+from proactive.logs import apply_policy
 from proactive.reload import Reloader, retire
 from proactive.review import Outcome, ReviewError, approve, reject
 from proactive.rules import RuleSet
@@ -121,6 +122,7 @@ class ReviewDesk:
                 log.info("review desk: rules %s in force", self.ruleset.revision)
             if change.check is not None:
                 self.check = change.check
+                apply_policy(self.check.policy.masking)  # logs mask what it says
                 log.info("review desk: policy %s in force", self.check.revision)
         return True
 

@@ -86,8 +86,11 @@ async def decisions_page(
     def load() -> tuple[list[Any], list[str], CustomerNow | None]:
         # one row more than a page: whether there is a next page, without counting all
         rows = search_decisions(web.store, q, scope=scope, limit=size + 1, offset=(page - 1) * size)
-        # an exact customer id: what that customer chose, next to their decisions
-        now = customer_now(web.store, q.customer) if q.customer else None
+        # an exact customer id with decisions this user may see (the search is by
+        # prefix: "C1" must not show C1's choices to someone who may only see C10's)
+        shown = rows[:size]
+        exact = bool(q.customer) and any(r.customer_id == q.customer for r in shown)
+        now = customer_now(web.store, q.customer) if exact else None
         return rows, rule_ids(web.store, scope), now if now is not None and now.known else None
 
     rows, rules, customer_state = await run_in_threadpool(load)
@@ -169,7 +172,7 @@ async def decision_page(
         raise HTTPException(404, f"no decision {decision_id!r} in this store")
     if not session.user.sees_rule(str(rec.get("rule_id"))):
         raise Forbidden("this decision belongs to a rule that is not one of yours")
-    record = await run_in_threadpool(review_record, web.store, done)
+    record = await run_in_threadpool(review_record, web.store, done, session.user.rule_scope)
     customer_state = await run_in_threadpool(customer_now, web.store, str(rec.get("customer_id")))
     dims = dimensions(rec)
     chart = Markup(

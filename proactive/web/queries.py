@@ -108,12 +108,17 @@ def search_decisions(
         ]
 
 
-def review_record(store: ContextStore, record_id: str) -> dict[str, Any] | None:
-    """The review record with this id (what an action left, shown after it), or None."""
+def review_record(
+    store: ContextStore, record_id: str, scope: frozenset[str] | None = None
+) -> dict[str, Any] | None:
+    """The review record with this id (what an action left, shown after it), or None —
+    also when its rule is outside ``scope`` (a product user's rules; None: all)."""
     if not record_id or len(record_id) > 64:
         return None
     rec = store.decision_record(record_id)
-    return rec if rec is not None and rec.get("record_type") == "review" else None
+    if rec is None or rec.get("record_type") != "review":
+        return None
+    return rec if scope is None or rec.get("rule_id") in scope else None
 
 
 def rule_ids(store: ContextStore, scope: frozenset[str] | None = None) -> list[str]:

@@ -131,7 +131,7 @@ async def _page(
 ) -> Response:
     web = web_state(request)
     items = await run_in_threadpool(queue_items, web, session.user, f)
-    record = await run_in_threadpool(review_record, web.store, done)
+    record = await run_in_threadpool(review_record, web.store, done, session.user.rule_scope)
     rules = await run_in_threadpool(rule_ids, web.store, session.user.rule_scope)
     size = web.settings.page_size
     start = (page - 1) * size
