@@ -72,7 +72,8 @@ class Choice(msgspec.Struct, omit_defaults=True):
     """One choice the customer made themselves (preference page, SMS reply).
 
     ``what`` is one of ``stop_commercial``, ``resume_commercial``, ``stop_rule``,
-    ``resume_rule``, ``channel``, ``language``, ``quiet_hours``, ``callback``,
+    ``resume_rule``, ``channel``, ``language``, ``quiet_hours``,
+    ``quiet_hours_removed``, ``callback``,
     ``callback_cancelled`` and ``called_back`` (by staff, ``via: agent``); ``detail`` the
     rule, channel, language or hours chosen, or who called back.
     """
@@ -293,6 +294,8 @@ def _note_profile_choice(ctx: CustomerContext, data: ProfileUpdated, at: datetim
         ctx.note_choice(at, "channel", "preference_page", data.preferred_channel)
     if data.language is not None:
         ctx.note_choice(at, "language", "preference_page", data.language)
+    if data.clear_quiet_hours:
+        ctx.note_choice(at, "quiet_hours_removed", "preference_page")
     if data.quiet_hours is not None:
         hours = f"{data.quiet_hours.start:%H:%M}-{data.quiet_hours.end:%H:%M}"
         ctx.note_choice(at, "quiet_hours", "preference_page", hours)
@@ -340,6 +343,8 @@ def _apply_profile(ctx: CustomerContext, data: ProfileUpdated) -> None:
             setattr(ctx, name, value)
     if data.values is not None:
         ctx.values = list(data.values)
+    if data.clear_quiet_hours:
+        ctx.quiet_start = ctx.quiet_end = None
     if data.quiet_hours is not None:
         ctx.quiet_start = data.quiet_hours.start
         ctx.quiet_end = data.quiet_hours.end

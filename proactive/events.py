@@ -153,6 +153,8 @@ class ProfileUpdated(_Payload):
     preferred_channel: Channel | None = None
     time_zone: str | None = None
     quiet_hours: QuietHours | None = None
+    clear_quiet_hours: bool | None = None
+    """True: the customer's own quiet hours are removed (the policy's apply again)."""
     values: list[Value] | None = None
     age_band: Literal["18-24", "25-39", "40-64", "65+"] | None = None
     segment: str | None = None

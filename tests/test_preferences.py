@@ -307,6 +307,27 @@ def test_language_quiet_hours_and_undoing_a_stop(run: Run) -> None:
     ]
 
 
+def test_the_customers_quiet_hours_can_be_removed_again(run: Run) -> None:
+    """Set, then removed: the policy's own quiet hours apply again."""
+    signer = run.app.state.links
+    page = "/p/" + signer.sign(
+        PreferenceLink("C1", "outage-started", "en", run.clock_at + timedelta(days=1))
+    )
+    assert "Remove my times" not in run.client.get(page).text  # nothing to remove yet
+    text = run.press(page, "quiet_hours", quiet_start="20:00", quiet_end="09:00")
+    assert "Remove my times" in text
+    while run.engine.drain_inbound():
+        pass
+    assert run.store.load(["C1"])["C1"].quiet_start is not None
+    text = run.press(page, "clear_quiet_hours")
+    assert "Remove my times" not in text and 'id="quiet-start" name="quiet_start" value=""' in text
+    while run.engine.drain_inbound():
+        pass
+    ctx = run.store.load(["C1"])["C1"]
+    assert (ctx.quiet_start, ctx.quiet_end) == (None, None)
+    assert [c.what for c in ctx.choices] == ["quiet_hours", "quiet_hours_removed"]
+
+
 def test_after_undoing_the_stop_offers_arrive_again(run: Run) -> None:
     for n, line in enumerate(customer(), 1):
         run.engine.process_batch([(line, f"test:{n}")])

@@ -50,6 +50,7 @@ CHOICES = (
     "channel",
     "language",
     "quiet_hours",
+    "clear_quiet_hours",
     "callback",
     "cancel_callback",
 )
@@ -81,6 +82,8 @@ TEXT: dict[str, dict[str, str]] = {
         "quiet_start": "Niet na",
         "quiet_end": "Niet voor",
         "quiet_button": "Tijden opslaan",
+        "quiet_clear": "Mijn tijden wissen",
+        "quiet_clear_help": "Dan gelden weer onze gewone tijden: geen berichten in de nacht.",
         "callback_title": "Liever een mens?",
         "callback": "Bel mij terug",
         "callback_help": "Een medewerker belt u op werkdagen terug.",
@@ -123,6 +126,8 @@ TEXT: dict[str, dict[str, str]] = {
         "quiet_start": "Not after",
         "quiet_end": "Not before",
         "quiet_button": "Save times",
+        "quiet_clear": "Remove my times",
+        "quiet_clear_help": "Our usual times apply again: no messages at night.",
         "callback_title": "Rather talk to a person?",
         "callback": "Call me back",
         "callback_help": "Someone from our team calls you back on a working day.",
@@ -274,6 +279,8 @@ def _payload(link: PreferenceLink, form: ChoiceForm) -> tuple[str, dict[str, Any
         return "customer.profile_updated", {"preferred_channel": form.channel}
     if c == "language" and form.language in TEXT:
         return "customer.profile_updated", {"language": form.language}
+    if c == "clear_quiet_hours":
+        return "customer.profile_updated", {"clear_quiet_hours": True}
     if c == "quiet_hours" and HHMM.match(form.quiet_start) and HHMM.match(form.quiet_end):
         hours = {"start": form.quiet_start, "end": form.quiet_end}
         return "customer.profile_updated", {"quiet_hours": hours}

@@ -187,5 +187,8 @@ def test_the_page_passes_axe_and_works_by_keyboard_in_both_languages(
     page.locator("#quiet-end").press("Enter")
     expect(page.locator("#quiet-start")).to_have_value("22:00")
     expect(page.locator("#quiet-end")).to_have_value("07:30")
+    remove = "Mijn tijden wissen" if other == "nl" else "Remove my times"
+    expect(page.get_by_role("button", name=remove)).to_be_visible()
+    assert accessibility_problems(page) == []
     kinds = [json.loads(raw)["data"] for _, raw in store.inbound()]
     assert kinds == [{"language": other}, {"quiet_hours": {"start": "22:00", "end": "07:30"}}]
