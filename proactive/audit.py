@@ -37,6 +37,7 @@ from typing import Any
 
 import orjson
 
+from proactive import jsonl
 from proactive.decisions import ChainBreak, record_type, verify_chain
 from proactive.gdpr import DECISIONS, ERASURE_CHAIN
 from proactive.store import GENESIS_HASH, ContextStore
@@ -262,6 +263,24 @@ def _search_columns(rec: dict[str, Any]) -> list[tuple[str, Any]]:
     ]
 
 
+def _disagreement(
+    chain: str, row: dict[str, Any], expected: list[tuple[str, Any]]
+) -> Finding | None:
+    """The first of these columns whose stored value is not what the record says."""
+    for col, value in expected:
+        stored = row[col] if row[col] is not None else ""
+        if value != stored:
+            return Finding(
+                STORE,
+                chain,
+                row["seq"],
+                row["decision_id"],
+                f"the row's {col} column ({row[col]}) disagrees with its record ({value}) "
+                "(altered)",
+            )
+    return None
+
+
 def _store_chain(
     store: ContextStore,
     chain: str,
@@ -288,31 +307,14 @@ def _store_chain(
                     Finding(STORE, chain, row["seq"], row["decision_id"], "unreadable record")
                 )
                 return
-            for col, expected in _columns(rec, chain):
-                if expected != (row[col] if row[col] is not None else ""):
-                    problems.append(
-                        Finding(
-                            STORE,
-                            chain,
-                            row["seq"],
-                            row["decision_id"],
-                            f"the row's {col} column ({row[col]}) disagrees with its record "
-                            f"({expected}) (altered)",
-                        )
-                    )
-                    return
-            for col, expected in _search_columns(rec):
-                if not columns and expected != (row[col] if row[col] is not None else ""):
-                    columns.append(
-                        Finding(
-                            STORE,
-                            chain,
-                            row["seq"],
-                            row["decision_id"],
-                            f"the row's {col} column ({row[col]}) disagrees with its record "
-                            f"({expected}) (altered)",
-                        )
-                    )
+            placed = _disagreement(chain, row, _columns(rec, chain))
+            if placed is not None:
+                problems.append(placed)
+                return
+            if not columns:
+                searched = _disagreement(chain, row, _search_columns(rec))
+                if searched is not None:
+                    columns.append(searched)
             yield rec
 
     def counted(recs: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -383,19 +385,12 @@ def _file(
 ) -> None:
     source = str(path)
     chains: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    with path.open("rb") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                rec = None
-            if not isinstance(rec, dict):
-                report.chains.append(ChainStatus(source, "?", ok=False))
-                report.findings.append(Finding(source, "?", None, f"line {n}", "unreadable line"))
-                return
-            chains[str(rec.get("chain") or "main")].append(rec)
+    for n, _, rec in jsonl.lines(path):
+        if rec is None:
+            report.chains.append(ChainStatus(source, "?", ok=False))
+            report.findings.append(Finding(source, "?", None, f"line {n}", "unreadable line"))
+            return
+        chains[str(rec.get("chain") or "main")].append(rec)
     for chain, recs in chains.items():
         status = ChainStatus(source, chain, records=len(recs))
         report.chains.append(status)

@@ -44,7 +44,7 @@ import re
 import secrets
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +52,7 @@ from typing import Any
 
 import orjson
 
+from proactive import jsonl
 from proactive.context import CustomerContext
 from proactive.decisions import SCHEMA_VERSION, RedactionMark, record_type, redact, seal
 from proactive.errors import ProactiveError
@@ -188,18 +189,18 @@ def export_customer(
         path = out_dir / DECISIONS
         if path.exists():
             sources.append(DECISIONS)
-            for rec in _read_jsonl(path):
+            for rec in jsonl.objects(path):
                 if rec.get("customer_id") == cid and rec.get("decision_id") not in by_id:
                     by_id[str(rec.get("decision_id"))] = rec
         path = out_dir / NOTIFICATIONS
         if path.exists():
             sources.append(NOTIFICATIONS)
-            notifications = [n for n in _read_jsonl(path) if _notification_of(n, cid)]
+            notifications = [n for n in jsonl.objects(path) if _notification_of(n, cid)]
         path = out_dir / DEAD_LETTERS
         if path.exists():
             sources.append(DEAD_LETTERS)
             seen = {d["original"] for d in dead_letters}
-            for d in _read_jsonl(path):
+            for d in jsonl.objects(path):
                 original = str(d.get("original", ""))
                 if _mentions(original, cid) and original not in seen:
                     dead_letters.append({"source": DEAD_LETTERS, **d})
@@ -268,9 +269,7 @@ def forget(
     plan = _FilePlan.scan(out_dir, lambda rec: rec.get("customer_id") == cid, cid)
     redacted: dict[str, tuple[RedactionMark, dict[str, Any]]] = {}
     with privacy_write(store) as w:
-        seq, prev = w.head(ERASURE_CHAIN)
-        seq += 1
-        eid = _erasure_id(seq, "forget")
+        seq, prev, eid = _next_erasure(w, "forget")
         mark = RedactionMark(eid, seq, "forget", now.isoformat())
         w.context(cid)  # PostgreSQL: lock the customer's row, as an approval does
         items = []
@@ -401,9 +400,7 @@ def purge(
                 )
                 if not rows:
                     break
-                seq, prev = w.head(ERASURE_CHAIN)
-                seq += 1
-                eid = _erasure_id(seq, "retention")
+                seq, prev, eid = _next_erasure(w, "retention")
                 mark = RedactionMark(eid, seq, "retention", now.isoformat())
                 items = []
                 for row in rows:
@@ -445,9 +442,7 @@ def purge(
         files = plan.counts(redacted)
         result.removed = removed
         if any(removed.values()) or any(files.values()):
-            seq, prev = w.head(ERASURE_CHAIN)
-            seq += 1
-            eid = _erasure_id(seq, "retention")
+            seq, prev, eid = _next_erasure(w, "retention")
             record = _erasure_record(
                 seq,
                 eid,
@@ -490,6 +485,12 @@ def _inactive(w: PrivacyWrite, cut: datetime) -> list[str]:
 
 
 # -- the erasure record ------------------------------------------------------------------
+
+
+def _next_erasure(w: PrivacyWrite, kind: str) -> tuple[int, str, str]:
+    """The next erasure record's place: (its seq, the hash it links to, its id)."""
+    seq, prev = w.head(ERASURE_CHAIN)
+    return seq + 1, prev, _erasure_id(seq + 1, kind)
 
 
 def _erasure_id(seq: int, kind: str) -> str:
@@ -592,7 +593,7 @@ class _FilePlan:
             return plan
         path = out_dir / DECISIONS
         if path.exists():
-            for rec in _read_jsonl(path):
+            for rec in jsonl.objects(path):
                 did = str(rec.get("decision_id"))
                 plan.in_file.add(did)
                 if mine is not None and mine(rec):
@@ -608,7 +609,7 @@ class _FilePlan:
         for name, test in plan.drop.items():
             path = out_dir / name
             plan.dropped[name] = (
-                sum(1 for r in _read_jsonl(path) if test(r)) if path.exists() else 0
+                sum(1 for r in jsonl.objects(path) if test(r)) if path.exists() else 0
             )
         return plan
 
@@ -676,16 +677,9 @@ def _rewrite(path: Path, change: Callable[[dict[str, Any]], dict[str, Any] | Non
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as out, path.open("rb") as src:
-            for line in src:
-                if not line.strip():
-                    continue
-                try:
-                    rec = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    out.write(line if line.endswith(b"\n") else line + b"\n")
-                    continue
-                if not isinstance(rec, dict):
+        with os.fdopen(fd, "wb") as out:
+            for _, line, rec in jsonl.lines(path):
+                if rec is None:
                     out.write(line if line.endswith(b"\n") else line + b"\n")
                     continue
                 new = change(rec)
@@ -707,19 +701,6 @@ def _customer(customer_id: str) -> str:
     if not cid:
         raise GdprError("a customer id is required")
     return cid
-
-
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open("rb") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                rec = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(rec, dict):
-                yield rec
 
 
 def _mentions(raw: str, cid: str) -> bool:

@@ -10,10 +10,34 @@ to a context in memory; the engine still applies them for real, once.
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+from typing import Any
+
 from proactive.context import CustomerContext, apply_event
 from proactive.errors import EventError
-from proactive.events import Event, parse_event
+from proactive.events import Event, event_from_dict, parse_event
 from proactive.store import ContextStore
+
+
+def choice_event(
+    customer_id: str, etype: str, data: dict[str, Any], *, source: str, now: datetime
+) -> dict[str, Any]:
+    """A choice as the CloudEvent to queue (``store.add_inbound``), checked exactly as
+    the engine will check it: :class:`EventError` for one it would refuse, so nothing
+    is queued that would only end in the dead letter."""
+    event = {
+        "specversion": "1.0",
+        "id": f"choice-{uuid.uuid4()}",
+        "source": source,
+        "type": etype,
+        "subject": customer_id,
+        "time": now.isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    event_from_dict(event)
+    return event
 
 
 def waiting_events(store: ContextStore, customer_id: str) -> list[Event]:

@@ -42,14 +42,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from proactive import charts
+from proactive import charts, jsonl
 from proactive.ethics.policy import DIMENSIONS, Policy
 
 VERDICTS = ("send", "defer", "review", "block")
@@ -242,15 +241,8 @@ def records_from_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     report: it comes out as ``{"record_type": "unreadable", "line": n}`` and is
     counted with the other non-decision records.
     """
-    with Path(path).open("rb") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                rec = None
-            yield rec if isinstance(rec, dict) else {"record_type": UNREADABLE, "line": n}
+    for n, _, rec in jsonl.lines(Path(path)):
+        yield rec if rec is not None else {"record_type": UNREADABLE, "line": n}
 
 
 # -- normalising reasons -----------------------------------------------------------------

@@ -14,14 +14,13 @@ Reviewers and compliance see and act; product and auditors do not see this list.
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from proactive.events import event_from_dict
+from proactive.inbound import choice_event
 from proactive.web.accounts import Session
 from proactive.web.queries import customer_now, open_callbacks
 from proactive.web.security import require
@@ -86,22 +85,13 @@ async def callback_done(
         return RedirectResponse("/callbacks?error=closed", status_code=303)
     customer_id = customer
     now = web.clock()
-    event = {
-        "specversion": "1.0",
-        "id": f"callback-{uuid.uuid4()}",
-        "source": SOURCE,
-        "type": "customer.preferences_changed",
-        "subject": customer_id[:64],
-        "time": now.isoformat().replace("+00:00", "Z"),
-        "datacontenttype": "application/json",
-        "data": {
-            "callback_requested": False,
-            "via": "agent",
-            "handled_by": session.user.username,
-            "note": note.strip(),
-        },
+    data = {
+        "callback_requested": False,
+        "via": "agent",
+        "handled_by": session.user.username,
+        "note": note.strip(),
     }
-    event_from_dict(event)  # only what the engine will accept
+    event = choice_event(customer_id, "customer.preferences_changed", data, source=SOURCE, now=now)
     await run_in_threadpool(web.store.add_inbound, event, now)
     # the note may hold personal data: it goes to the customer's context (exported and
     # erased with it), never to the log

@@ -30,7 +30,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from proactive.errors import EventError, LinkError
-from proactive.events import CHANNELS, event_from_dict
+from proactive.events import CHANNELS
+from proactive.inbound import choice_event
 from proactive.preferences import PAGE_SOURCE, LinkSigner, PreferenceLink
 from proactive.web.queries import customer_now, last_message
 from proactive.web.state import web_state
@@ -293,21 +294,10 @@ def _event(link: PreferenceLink, form: ChoiceForm, now: datetime) -> dict[str, A
     if found is None:
         return None
     etype, data = found
-    event = {
-        "specversion": "1.0",
-        "id": f"pref-{uuid.uuid4()}",
-        "source": PAGE_SOURCE,
-        "type": etype,
-        "subject": link.customer_id,
-        "time": now.isoformat().replace("+00:00", "Z"),
-        "datacontenttype": "application/json",
-        "data": data,
-    }
     try:
-        event_from_dict(event)  # the page writes only what the engine will accept
+        return choice_event(link.customer_id, etype, data, source=PAGE_SOURCE, now=now)
     except EventError:
         return None  # e.g. a time that is no time
-    return event
 
 
 HHMM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
