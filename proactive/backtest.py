@@ -68,7 +68,9 @@ from proactive.report import (
     EthicsReport,
     GroupStats,
     RuleReport,
+    disparity_line,
     fairness_chart,
+    fairness_table,
     records_from_jsonl,
     render_html,
     render_page,
@@ -841,46 +843,21 @@ def _print_fairness(bt: Backtest, console: Console) -> None:
         {sd.segment: {g.group: g for g in sd.groups} for sd in bt.diff.fairness} if bt.diff else {}
     )
     for sr in bt.candidate.ethics.fairness:
-        ft = Table(
-            title=f"Fairness by {sr.segment}"
-            + (" (points against the baseline)" if bt.diff else ""),
-            title_justify="left",
-        )
-        for col in ("group", "decisions", "send", "review", "block", "mean overall"):
-            ft.add_column(col, justify="left" if col == "group" else "right")
         others = deltas.get(sr.segment, {})
-        for g in sr.groups:
+
+        def rate(g: GroupStats, name: str, others: dict[str, GroupDelta] = others) -> str:
+            now = float(getattr(g, name))
+            if not bt.diff:
+                return _pct(now)
             gd = others.get(g.group)
-            prior = gd.baseline if gd is not None else None
+            if gd is None or gd.baseline is None:
+                return f"{_pct(now)} (new)"
+            points = (now - float(getattr(gd.baseline, name))) * 100
+            return f"{_pct(now)} ({points:+.1f})"
 
-            def rate(name: str, g: GroupStats = g, prior: GroupStats | None = prior) -> str:
-                now = float(getattr(g, name))
-                if not bt.diff:
-                    return _pct(now)
-                if prior is None:
-                    return f"{_pct(now)} (new)"
-                points = (now - float(getattr(prior, name))) * 100
-                return f"{_pct(now)} ({points:+.1f})"
-
-            ft.add_row(
-                escape(g.group) if g.judged else f"[dim]{escape(g.group)} (not compared)[/dim]",
-                str(g.decisions),
-                rate("send_rate"),
-                rate("review_rate"),
-                rate("block_rate"),
-                _num(g.mean_overall),
-            )
-        console.print(ft)
-        console.print(
-            "  disparity (highest / lowest): "
-            + "; ".join(
-                f"{d.rate.removesuffix('_rate')} "
-                + ("–" if d.ratio is None else f"{d.ratio:.2f}")
-                + (" [bold red]ALERT[/bold red]" if d.flagged else "")
-                for d in sr.disparities
-                if d.rate in FLAGGED_RATES
-            )
-        )
+        title = f"Fairness by {sr.segment}" + (" (points against the baseline)" if bt.diff else "")
+        console.print(fairness_table(sr, title, rate))
+        console.print(disparity_line(sr, alerted_only=True))
 
 
 def count_lines(path: str) -> int | None:

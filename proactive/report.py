@@ -36,7 +36,7 @@ import dataclasses
 import functools
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -782,6 +782,43 @@ _SHORT = {
 }
 
 
+def fairness_table(
+    sr: SegmentReport, title: str, rate: Callable[[GroupStats, str], str] | None = None
+) -> Table:
+    """One segment's groups as a table: decisions, send/review/block rates, mean score.
+
+    ``rate(group, "send_rate")`` formats a rate (default: a percentage); the backtest
+    adds the points against its baseline.
+    """
+    fmt = rate or (lambda g, name: _pct(float(getattr(g, name))))
+    ft = Table(title=title, title_justify="left")
+    for col in ("group", "decisions", "send", "review", "block", "mean overall"):
+        ft.add_column(col, justify="left" if col == "group" else "right")
+    for g in sr.groups:
+        ft.add_row(
+            escape(g.group) if g.judged else f"[dim]{escape(g.group)} (not compared)[/dim]",
+            str(g.decisions),
+            fmt(g, "send_rate"),
+            fmt(g, "review_rate"),
+            fmt(g, "block_rate"),
+            _num(g.mean_overall),
+        )
+    return ft
+
+
+def disparity_line(sr: SegmentReport, *, alerted_only: bool = False) -> str:
+    """The segment's highest/lowest ratios, alerts marked (rates the policy does not
+    alert on are shown as such, or left out with ``alerted_only``)."""
+    return "  disparity (highest / lowest): " + "; ".join(
+        f"{d.rate.removesuffix('_rate')} "
+        + ("–" if d.ratio is None else f"{d.ratio:.2f}")
+        + (" [bold red]ALERT[/bold red]" if d.flagged else "")
+        + ("" if d.rate in FLAGGED_RATES else " (shown, not alerted)")
+        for d in sr.disparities
+        if not alerted_only or d.rate in FLAGGED_RATES
+    )
+
+
 def print_report(report: EthicsReport, console: Console) -> None:
     """The report's summary as rich tables: rules, dimensions, exceptions, fairness, alerts."""
     table = Table(title="Ethics report per rule", title_justify="left")
@@ -842,29 +879,8 @@ def print_report(report: EthicsReport, console: Console) -> None:
         console.print(exc)
 
     for sr in report.fairness:
-        ft = Table(title=f"Fairness by {sr.segment}", title_justify="left")
-        for col in ("group", "decisions", "send", "review", "block", "mean overall"):
-            ft.add_column(col, justify="left" if col == "group" else "right")
-        for g in sr.groups:
-            ft.add_row(
-                escape(g.group) if g.judged else f"[dim]{escape(g.group)} (not compared)[/dim]",
-                str(g.decisions),
-                _pct(g.send_rate),
-                _pct(g.review_rate),
-                _pct(g.block_rate),
-                _num(g.mean_overall),
-            )
-        console.print(ft)
-        console.print(
-            "  disparity (highest / lowest): "
-            + "; ".join(
-                f"{d.rate.removesuffix('_rate')} "
-                + ("–" if d.ratio is None else f"{d.ratio:.2f}")
-                + (" [bold red]ALERT[/bold red]" if d.flagged else "")
-                + ("" if d.rate in FLAGGED_RATES else " (shown, not alerted)")
-                for d in sr.disparities
-            )
-        )
+        console.print(fairness_table(sr, f"Fairness by {sr.segment}"))
+        console.print(disparity_line(sr))
 
     other = ", ".join(f"{k} {n}" for k, n in report.other_records.items())
     console.print(

@@ -8,9 +8,8 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from proactive.cli.main import fail, main
+from proactive.cli.main import fail, main, progress_bar
 from proactive.errors import DataFileError
 
 
@@ -72,15 +71,7 @@ def backtest(
             fail(f"--out {out} is inside the rule directory {directory}: choose another folder")
     console = Console(stderr=True)
     try:
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=as_json or not console.is_terminal,
-        ) as progress:
+        with progress_bar(console, disable=as_json or not console.is_terminal) as progress:
             task = progress.add_task(
                 "backtest" + (" + baseline" if baseline_dir else ""),
                 total=count_lines(events_file),

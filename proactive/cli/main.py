@@ -34,6 +34,19 @@ SHORT = {
 }
 
 
+def progress_bar(console: Console, *, disable: bool) -> Progress:
+    """The progress bar of a long command (events read of all), gone when done."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=disable,
+    )
+
+
 def fail(msg: str, code: int = 2) -> None:
     click.echo(msg, err=True)
     sys.exit(code)
@@ -88,15 +101,7 @@ def _process(
     except DataFileError as exc:
         fail(f"refused: the rule set or policy has {len(exc.problems)} problem(s):\n{exc}")
         raise
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json and not console.is_terminal,
-    ) as progress:
+    with progress_bar(console, disable=as_json and not console.is_terminal) as progress:
         task = progress.add_task("events", total=total)
         engine.run(lines, progress=lambda n: progress.advance(task, n))
     summary = engine.finish()

@@ -19,23 +19,9 @@ REPORT_FILE = "ethics-report.html"
 
 
 def _store_records(url: str) -> Iterable[dict[str, Any]]:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from proactive.cli.sources import open_url
 
-    from proactive.store import ContextStore
-
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        fail(f"not a store URL: {url!r}")
-        raise
-    # opening a store migrates it; a mistyped SQLite path must not create an empty
-    # database and report "0 decisions" as if that were the truth
-    database = parsed.database or ""
-    sqlite_file = parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
-    if sqlite_file and not Path(database).exists():
-        fail(f"no such SQLite store: {database}")
-    store = ContextStore(url)
+    store = open_url(url)
     try:
         yield from store.decision_records()
     finally:

@@ -47,9 +47,6 @@ def open_store(
     A SQLite file that does not exist is never created (opening a store migrates it:
     a mistyped path must not become an empty store that "verifies").
     """
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     if out is not None and not out.is_dir() and not required:
         fail(f"no such output folder: {out}")
     url = store_url or settings.store_url
@@ -64,6 +61,16 @@ def open_store(
         if required:
             fail("give --out DIR (a run's output folder) or --store URL (or PROACTIVE_STORE_URL)")
         return None
+    return open_url(url)
+
+
+def open_url(url: str) -> ContextStore:
+    """The store at ``url``; a SQLite file that does not exist is refused, not created
+    (opening a store migrates it: a mistyped path must not become an empty store that
+    "verifies" or reports "0 decisions" as if that were the truth)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:

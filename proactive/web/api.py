@@ -16,8 +16,8 @@ from starlette.exceptions import HTTPException
 from proactive.review import STATUSES
 from proactive.web.accounts import Session
 from proactive.web.audit import verify_store
-from proactive.web.explorer import parse_day
-from proactive.web.queries import VERDICTS, DecisionSearch, search_decisions
+from proactive.web.explorer import decision_search
+from proactive.web.queries import search_decisions
 from proactive.web.review_queue import QueueFilter, queue_items
 from proactive.web.security import Forbidden, require
 from proactive.web.state import web_state
@@ -63,15 +63,7 @@ async def decisions(
 ) -> list[dict[str, Any]]:
     """Decisions matching the explorer's filters, newest first."""
     errors: list[str] = []
-    if verdict and verdict not in VERDICTS:
-        errors.append(f"unknown verdict {verdict!r}")
-    q = DecisionSearch(
-        customer=customer.strip(),
-        rule=rule.strip(),
-        verdict=verdict,
-        since=parse_day(since, "from", errors),
-        until=parse_day(until, "to", errors),
-    )
+    q = decision_search(customer, rule, verdict, since, until, errors)
     if errors:
         raise HTTPException(422, "; ".join(errors))
     web = web_state(request)

@@ -56,6 +56,23 @@ def parse_day(text: str, label: str, errors: list[str]) -> date | None:
         return None
 
 
+def decision_search(
+    customer: str, rule: str, verdict: str, since: str, until: str, errors: list[str]
+) -> DecisionSearch:
+    """The explorer's filters as typed (the page's form, the JSON API's query) as a
+    search; what cannot be understood is left out and said in ``errors``."""
+    if verdict and verdict not in VERDICTS:
+        errors.append(f"Unknown verdict {verdict!r}; one of {', '.join(VERDICTS)}.")
+        verdict = ""
+    return DecisionSearch(
+        customer=customer.strip(),
+        rule=rule.strip(),
+        verdict=verdict,
+        since=parse_day(since, "From", errors),
+        until=parse_day(until, "To", errors),
+    )
+
+
 @router.get("/decisions")
 async def decisions_page(
     request: Request,
@@ -70,16 +87,7 @@ async def decisions_page(
     """Search by customer (id or its beginning), rule, verdict and date range."""
     web = web_state(request)
     errors: list[str] = []
-    if verdict and verdict not in VERDICTS:
-        errors.append(f"Unknown verdict {verdict!r}; one of {', '.join(VERDICTS)}.")
-        verdict = ""
-    q = DecisionSearch(
-        customer=customer.strip(),
-        rule=rule.strip(),
-        verdict=verdict,
-        since=parse_day(since, "From", errors),
-        until=parse_day(until, "To", errors),
-    )
+    q = decision_search(customer, rule, verdict, since, until, errors)
     scope = session.user.rule_scope
     size = web.settings.page_size
 
