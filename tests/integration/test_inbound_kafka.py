@@ -22,7 +22,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,12 +31,14 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
-from test_review import T0, ce, check, rules, usage
+from test_preferences import customer, june
+from test_review import T0, check, rules
 
-from proactive.events import event_from_dict
 from proactive.gdpr import ERASURE_CHAIN
+from proactive.inbound import choice_event
 from proactive.kafka_service import KafkaService, KafkaSettings, Topics
 from proactive.pipeline import Engine, Outputs
+from proactive.preferences import PAGE_SOURCE
 from proactive.sinks import MemorySink
 from proactive.store import ContextStore, schema, sqlite_url
 
@@ -55,64 +56,9 @@ UNREADABLE = '{"specversion": "1.0", "id": "bad-1", "subject": '
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def customer(cid: str) -> list[str]:
-    """May: commercial consent and three heavy months; the 90% warning of 20 May comes
-    with a better bundle (a commercial message, sent)."""
-    return [
-        ce(
-            "customer.profile_updated",
-            cid,
-            "2026-01-15T09:00:00Z",
-            language="en",
-            preferred_channel="app_inbox",
-        ),
-        ce(
-            "customer.consent_changed",
-            cid,
-            "2026-01-15T09:01:00Z",
-            purpose="commercial",
-            channel="all",
-            granted=True,
-        ),
-        usage(cid, "2026-02-28T10:00:00Z", 7000, month=2),
-        usage(cid, "2026-03-28T10:00:00Z", 7200, month=3),
-        usage(cid, "2026-04-28T10:00:00Z", 6900, month=4),
-        usage(cid, T0, 4700),
-    ]
-
-
-def june(cid: str) -> list[str]:
-    """A month later: an outage (a service notice) and the next 90% warning."""
-    at = T0 + timedelta(days=30)
-    return [
-        ce(
-            "service.outage_started",
-            cid,
-            at,
-            outage_id="O-1",
-            area="Utrecht",
-            services=["data"],
-            expected_end=(at + timedelta(hours=3)).isoformat(),
-        ),
-        usage(cid, at + timedelta(hours=1), 4700, month=6),
-    ]
-
-
 def page_event(cid: str, etype: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """A choice as the preference page writes it (``proactive.web.customer``), checked as
-    the engine will check it."""
-    event = {
-        "specversion": "1.0",
-        "id": f"pref-{uuid.uuid4()}",
-        "source": "/proactive/web/preferences",
-        "type": etype,
-        "subject": cid,
-        "time": now.isoformat().replace("+00:00", "Z"),
-        "datacontenttype": "application/json",
-        "data": data,
-    }
-    event_from_dict(event)
-    return event
+    """A choice as the preference page writes it (``proactive.web.customer``)."""
+    return choice_event(cid, etype, data, source=PAGE_SOURCE, now=now)
 
 
 def produce(bootstrap: str, topic: str, values: list[str]) -> None:
