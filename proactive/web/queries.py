@@ -314,20 +314,20 @@ def open_callbacks(store: ContextStore, limit: int) -> list[CallbackRequest]:
     table.
     """
     t = schema.customers
-    ids: set[str] = set()
     with store.engine.connect() as conn:
         stmt = select(t.c.customer_id).where(t.c.doc.like('%"callback_requested_at"%'))
-        ids.update(r[0] for r in conn.execute(stmt))
-    ids.update(store.inbound_customers())
+        asked_ids = {r[0] for r in conn.execute(stmt)}
+    waiting_ids = set(store.inbound_customers())
+    # one read for all the contexts; waiting choices only for those that have some
+    stored = store.load(asked_ids | waiting_ids)
     found: list[CallbackRequest] = []
-    for cid in ids:
-        now = customer_now(store, cid)
-        asked = now.context.callback_requested_at
+    for cid in asked_ids | waiting_ids:
+        ctx = stored.get(cid) or CustomerContext(cid)
+        waiting = with_waiting(ctx, store) if cid in waiting_ids else 0
+        asked = ctx.callback_requested_at
         if asked is None:
             continue
-        via = next(
-            (c.via for c in reversed(now.context.choices) if c.what == "callback"), "unknown"
-        )
-        found.append(CallbackRequest(cid, asked, via, now.context.language, now.waiting > 0))
+        via = next((c.via for c in reversed(ctx.choices) if c.what == "callback"), "unknown")
+        found.append(CallbackRequest(cid, asked, via, ctx.language, waiting > 0))
     found.sort(key=lambda r: (r.asked_at, r.customer_id))
     return found[:limit]
